@@ -1,0 +1,93 @@
+"""numba kernels of the NVM (private). Each has a slow numpy twin in ``_twins.py`` that the tests compare against.
+
+Kernels take plain arrays and mutate the state arrays in place. Fail modes: 0 = stuck at the last level written,
+1 = stuck at level 0, 2 = stuck at the top level.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, nogil=True)
+def program_indexed(stored, stuck, wear, cells, targets, always, per_step, fail_mode, top, transitions, written):
+    """Program ``targets[k]`` into cell ``cells[k]`` for every k, in order.
+
+    ``wear`` is (n_cells, 4) int64: writes, SET pulses, RESET pulses, endurance; one 32-byte row per cell, so a
+    written cell costs one cache line (separate arrays cost four misses per cell).
+    Returns (n_written, n_blocked, n_failed, n_set, n_checked). One flat loop on purpose: a per-cell helper
+    call passing a dozen arrays made this 4x slower, and local counters stay in registers.
+    """
+    n_written = n_blocked = n_failed = n_set = n_checked = 0
+    for k in range(cells.size):
+        c = cells[k]
+        t = targets[k]
+        old = stored[c]
+        if stuck[c]:
+            if old != t:
+                n_blocked += 1
+            continue
+        n_checked += 1
+        if old == t and not always:
+            continue
+        transitions[old, t] += 1
+        stored[c] = t
+        wear[c, 0] += 1
+        pulses = 1
+        if per_step and t != old:
+            pulses = abs(np.int64(t) - np.int64(old))
+        if t > old or (t == old and t > 0):
+            wear[c, 1] += pulses
+            n_set += 1
+        else:
+            wear[c, 2] += pulses
+        written[n_written] = c
+        n_written += 1
+        if wear[c, 0] >= wear[c, 3]:
+            stuck[c] = 1
+            n_failed += 1
+            if fail_mode == 1:
+                stored[c] = 0
+            elif fail_mode == 2:
+                stored[c] = top
+    return n_written, n_blocked, n_failed, n_set, n_checked
+
+
+@nb.njit(cache=True, nogil=True)
+def differing_cells(stored, targets, stored_words, target_words, out):
+    """Write into ``out`` the indices where ``targets`` differs from ``stored``; return how many.
+
+    ``stored_words`` and ``target_words`` are uint64 views of the first ``8 * len(words)`` levels, so an 8-cell
+    word whose levels all match costs one compare (most words, when few cells change).
+    """
+    n = 0
+    for wi in range(stored_words.size):
+        if stored_words[wi] != target_words[wi]:
+            for c in range(8 * wi, 8 * wi + 8):
+                if stored[c] != targets[c]:
+                    out[n] = c
+                    n += 1
+    for c in range(8 * stored_words.size, stored.size):
+        if stored[c] != targets[c]:
+            out[n] = c
+            n += 1
+    return n
+
+
+@nb.njit(cache=True, nogil=True)
+def effective_levels(stored, offsets, write_time, now, t0, nu, top, out):
+    """Read-out level of each cell: stored level + programming noise, clipped to the level range, then drifted."""
+    has_noise = offsets.size > 0
+    has_drift = write_time.size > 0
+    for c in range(stored.size):
+        v = np.float64(stored[c])
+        if has_noise:
+            v += offsets[c]
+            if v < 0.0:
+                v = 0.0
+            elif v > top:
+                v = np.float64(top)
+        if has_drift:
+            v *= ((now - write_time[c] + t0) / t0) ** (-nu)
+        out[c] = v
