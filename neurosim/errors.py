@@ -46,6 +46,10 @@ class WriteRequestError(NeurosimError, ValueError):
     """A write request given to the NVM is malformed (bad cell index, level out of range, shape mismatch)."""
 
 
+class ModelError(NeurosimError, ValueError):
+    """A model file or model definition is malformed (names the file, the key, the constraint and the value)."""
+
+
 class MappingError(NeurosimError, ValueError):
     """A model does not fit onto the chip described by a profile."""
 

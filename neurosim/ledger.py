@@ -21,6 +21,8 @@ from .errors import LedgerError
 from .profiles import Profile
 
 SCHEMA = "neurosim.ledger/1"
+MAX_LEVELS = 256  # the profile schema's bound on levels per cell
+MAX_COUNT = 2 ** 63 - 1  # counts beyond int64 are a bug upstream, not a workload
 
 #: scalar event counts and what each one is
 COUNTS: dict[str, str] = {
@@ -61,8 +63,8 @@ class Ledger:
     """
 
     def __init__(self, levels: int):
-        if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool) or levels < 2:
-            raise LedgerError(f"levels must be an integer >= 2 (got {levels!r})")
+        if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool) or not 2 <= levels <= MAX_LEVELS:
+            raise LedgerError(f"levels must be an integer in [2, {MAX_LEVELS}] (got {levels!r})")
         self.levels = int(levels)
         self.cell_writes = np.zeros((self.levels, self.levels), dtype=np.int64)
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
@@ -85,7 +87,11 @@ class Ledger:
 
     def add_transitions(self, transitions: np.ndarray) -> None:
         """Add a (levels x levels) matrix of programming events by transition."""
-        self.cell_writes += transitions
+        arr = np.asarray(transitions)
+        if arr.shape != self.cell_writes.shape or arr.dtype.kind not in "iu" or (arr.size and arr.min() < 0):
+            raise LedgerError(f"transitions must be a {self.levels}x{self.levels} matrix of non-negative integers "
+                              f"(got shape {arr.shape}, dtype {arr.dtype})")
+        self.cell_writes += arr
 
     @property
     def writes_total(self) -> int:
@@ -146,8 +152,8 @@ class Ledger:
         if data.get("schema") != SCHEMA:
             raise LedgerError(f"{source}: key 'schema' must be {SCHEMA!r} (got {data.get('schema')!r})")
         levels = data.get("levels")
-        if not isinstance(levels, int) or isinstance(levels, bool) or levels < 2:
-            raise LedgerError(f"{source}: key 'levels' must be an integer >= 2 (got {levels!r})")
+        if not isinstance(levels, int) or isinstance(levels, bool) or not 2 <= levels <= MAX_LEVELS:
+            raise LedgerError(f"{source}: key 'levels' must be an integer in [2, {MAX_LEVELS}] (got {levels!r})")
         out = cls(levels)
         matrix = data.get("cell_writes")
         try:
@@ -166,8 +172,9 @@ class Ledger:
             for key, n in given.items():
                 if key not in names:
                     raise LedgerError(f"{source}: unknown key '{section}.{key}'")
-                if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-                    raise LedgerError(f"{source}: key '{section}.{key}' must be a non-negative integer (got {n!r})")
+                if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_COUNT:
+                    raise LedgerError(f"{source}: key '{section}.{key}' must be an integer in [0, 2**63) "
+                                      f"(got {n!r})")
                 getattr(out, section)[key] = n
         return out
 
@@ -185,8 +192,8 @@ class Ledger:
 
 
 def _non_negative(key: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise LedgerError(f"count {key!r} must be a non-negative integer (got {n!r})")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_COUNT:
+        raise LedgerError(f"count {key!r} must be an integer in [0, 2**63) (got {n!r})")
     return int(n)
 
 

@@ -14,8 +14,8 @@ import numpy as np
 def program_indexed(stored, stuck, wear, cells, targets, always, per_step, fail_mode, top, transitions, written):
     """Program ``targets[k]`` into cell ``cells[k]`` for every k, in order.
 
-    ``wear`` is (n_cells, 4) int64: writes, SET pulses, RESET pulses, endurance; one 32-byte row per cell, so a
-    written cell costs one cache line (separate arrays cost four misses per cell).
+    ``wear`` is (n_cells, 4) uint32 (int64 once promoted): writes, SET pulses, RESET pulses, endurance; one row
+    per cell, so a written cell costs one cache line (separate arrays cost four misses per cell).
     Returns (n_written, n_blocked, n_failed, n_set, n_checked). One flat loop on purpose: a per-cell helper
     call passing a dozen arrays made this 4x slower, and local counters stay in registers.
     """
@@ -52,6 +52,37 @@ def program_indexed(stored, stuck, wear, cells, targets, always, per_step, fail_
             elif fail_mode == 2:
                 stored[c] = top
     return n_written, n_blocked, n_failed, n_set, n_checked
+
+
+@nb.njit(cache=True, nogil=True)
+def scan_request(cells, targets, stored, stuck, n_cells, levels, always, candidates):
+    """Validate a request and pick the entries that need the write path, without changing any state.
+
+    Returns ``(n_candidates, n_checked, bad, increasing)``: the candidate request positions are written to
+    ``candidates`` (healthy cells whose level differs, every healthy cell under ``always``, stuck cells asked for
+    another level); ``n_checked`` counts healthy entries (read-before-write); ``bad`` is the first entry with an
+    index or level out of range (-1 if none), found before anything is programmed; ``increasing`` tells whether
+    the indices are strictly increasing (no cell named twice, so candidates can be processed on their own).
+    Splitting the scan from the writes keeps the write loop's cache misses overlapping: interleaved with a
+    mostly-skipping scan, each miss waited alone behind a mispredicted branch.
+    """
+    n = 0
+    n_checked = 0
+    increasing = True
+    previous = -1
+    for k in range(cells.size):
+        c = cells[k]
+        t = targets[k]
+        if c < 0 or c >= n_cells or t < 0 or t >= levels:
+            return n, n_checked, k, increasing
+        if c <= previous:
+            increasing = False
+        previous = c
+        healthy = stuck[c] == 0
+        n_checked += healthy
+        candidates[n] = k
+        n += (stored[c] != t) or (always and healthy)  # branch-free append
+    return n, n_checked, -1, increasing
 
 
 @nb.njit(cache=True, nogil=True)

@@ -26,6 +26,7 @@ def program_indexed_numpy(stored, stuck, wear, cells, targets, always, per_step,
     diff = np.abs(new.astype(np.int64) - was.astype(np.int64))
     pulses = np.where(diff > 0, diff, 1) if per_step else np.ones(wc.size, dtype=np.int64)
     up = (new > was) | ((new == was) & (new > 0))
+    pulses = pulses.astype(wear.dtype)  # the counters may be uint32 (NVMArray's default) or int64
     set_pulses[wc[up]] += pulses[up]
     reset_pulses[wc[~up]] += pulses[~up]
     fail = writes[wc] >= endurance[wc]
@@ -37,6 +38,19 @@ def program_indexed_numpy(stored, stuck, wear, cells, targets, always, per_step,
         stored[failed] = top
     written[: wc.size] = wc
     return wc.size, n_blocked, failed.size, int(np.count_nonzero(up)), n_checked
+
+
+def scan_request_numpy(cells, targets, stored, stuck, n_cells, levels, always, candidates):
+    cells = np.asarray(cells, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)
+    invalid = np.flatnonzero((cells < 0) | (cells >= n_cells) | (targets < 0) | (targets >= levels))
+    end = int(invalid[0]) if invalid.size else cells.size
+    c, t = cells[:end], targets[:end]
+    healthy = stuck[c] == 0
+    pick = np.flatnonzero((stored[c] != t) | (bool(always) & healthy))
+    candidates[: pick.size] = pick
+    increasing = bool(np.all(np.diff(c) > 0)) if c.size > 1 else True
+    return pick.size, int(np.count_nonzero(healthy)), (int(invalid[0]) if invalid.size else -1), increasing
 
 
 def differing_cells_numpy(stored, targets, stored_words, target_words, out):

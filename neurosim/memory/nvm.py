@@ -207,16 +207,14 @@ class NVMArray:
         WriteRequestError
             For non-integer or out-of-range indices or levels, or mismatched lengths.
         """
-        targets = self._check_levels(levels)
         if cells is None:
+            targets = self._check_levels(levels)
             if targets.shape != (self.n_cells,):
                 raise WriteRequestError(f"a whole-array request needs {self.n_cells} levels (got shape "
                                         f"{targets.shape})")
             index = None
         else:
-            index = self._check_cells(cells)
-            if index.shape != targets.shape:
-                raise WriteRequestError(f"cells and levels differ in length ({index.size} vs {targets.size})")
+            index, targets = self._check_request(cells, levels)
         requested = targets.size
         self._guard_counter_width(requested)
         if self._written_buf.size < requested:
@@ -238,7 +236,19 @@ class NVMArray:
             n_written, n_blocked, n_failed, n_set, _ = _kernels.program_indexed(*args, index, targets, *tail)
             n_checked = n_healthy_before
         else:
-            n_written, n_blocked, n_failed, n_set, n_checked = _kernels.program_indexed(*args, index, targets, *tail)
+            if self._diff_buf.size < requested:
+                self._diff_buf = np.empty(requested, dtype=np.int64)
+            n_cand, n_checked, bad, increasing = _kernels.scan_request(
+                index, targets, self._stored, self._stuck, self.n_cells, self.levels, self._always, self._diff_buf)
+            if bad >= 0:
+                if not 0 <= index[bad] < self.n_cells:
+                    raise WriteRequestError(f"cell index must be in [0, {self.n_cells - 1}] (got {index[bad]})")
+                raise WriteRequestError(f"levels must be in [0, {self.levels - 1}] (got {targets[bad]})")
+            if increasing:  # no cell named twice: only the candidates need the write path
+                pick = self._diff_buf[:n_cand]
+                index, targets = index[pick], targets[pick]
+            n_written, n_blocked, n_failed, n_set, _ = _kernels.program_indexed(
+                *args, index, targets.astype(np.uint8, copy=False), *tail)
         self._n_stuck += n_failed
         written = self._written_buf[:n_written].copy()
         self.steps += 1
@@ -248,6 +258,10 @@ class NVMArray:
             if self._offsets.size:
                 sigma = self.profile.device.write_noise_sigma
                 self._offsets[written] = sigma * self._rng.standard_normal(n_written, dtype=np.float32)
+                if n_failed and self._fail_mode:
+                    # a cell that failed to the low/high state sits there exactly: its programming noise is gone
+                    failed = written[self._stuck[written] == 1]
+                    self._offsets[failed] = 0.0
             if self._write_time.size:
                 self._write_time[written] = self.clock_s
             self.ledger.add_transitions(transitions)
@@ -269,14 +283,19 @@ class NVMArray:
             wear[:, 3] = self._endurance
             self._wear = wear
 
-    def _check_levels(self, levels: Any) -> np.ndarray:
-        arr = np.asarray(levels)
+    @staticmethod
+    def _as_integers(values: Any, what: str) -> np.ndarray:
+        arr = np.asarray(values)
         if arr.dtype.kind not in "iu":
             if arr.dtype.kind == "b" or arr.size == 0:
                 arr = arr.astype(np.int64)
             else:
-                raise WriteRequestError(f"levels must be integers (got dtype {arr.dtype})")
-        arr = arr.reshape(-1)
+                raise WriteRequestError(f"{what} must be integer{' indices' if what == 'cells' else 's'} "
+                                        f"(got dtype {arr.dtype})")
+        return arr.reshape(-1)
+
+    def _check_levels(self, levels: Any) -> np.ndarray:
+        arr = self._as_integers(levels, "levels")
         # (for unsigned input only the maximum can be out of range; skipping min() halves the check's cost)
         if arr.size and ((arr.dtype.kind == "i" and arr.min() < 0) or arr.max() >= self.levels):
             bad = arr[(arr < 0) | (arr >= self.levels)][0]
@@ -285,16 +304,18 @@ class NVMArray:
         return np.ascontiguousarray(arr, dtype=np.uint8)
 
     def _check_cells(self, cells: Any) -> np.ndarray:
-        arr = np.asarray(cells)
-        if arr.dtype.kind not in "iu":
-            if arr.size == 0:
-                return np.zeros(0, dtype=np.int64)
-            raise WriteRequestError(f"cells must be integer indices (got dtype {arr.dtype})")
-        arr = arr.reshape(-1)
+        arr = self._as_integers(cells, "cells")
         if arr.size and (arr.min() < 0 or arr.max() >= self.n_cells):
             bad = arr[(arr < 0) | (arr >= self.n_cells)][0]
             raise WriteRequestError(f"cell index must be in [0, {self.n_cells - 1}] (got {bad})")
         return arr.astype(np.int64, copy=False)
+
+    def _check_request(self, cells: Any, levels: Any) -> tuple[np.ndarray, np.ndarray]:
+        index = self._as_integers(cells, "cells")
+        targets = self._as_integers(levels, "levels")
+        if index.shape != targets.shape:
+            raise WriteRequestError(f"cells and levels differ in length ({index.size} vs {targets.size})")
+        return index.astype(np.int64, copy=False), targets
 
     # ------------------------------------------------------------------------------------------------- reads
     def read(self, cells: Any = None) -> np.ndarray:
@@ -324,13 +345,13 @@ class NVMArray:
 
     @property
     def write_counts(self) -> np.ndarray:
-        """Programming events per cell (int64, read-only view)."""
-        return _readonly(self._wear[:, 0])
+        """Programming events per cell (int64, read-only copy)."""
+        return _readonly(self._wear[:, 0].astype(np.int64))
 
     @property
     def stuck(self) -> np.ndarray:
         """True where a cell is stuck (manufacture fault or worn out), read-only."""
-        return self._stuck.astype(bool)
+        return _readonly(self._stuck.astype(bool))
 
     @property
     def endurance(self) -> np.ndarray:
@@ -403,7 +424,8 @@ class NVMArray:
     def state_digest(self) -> str:
         """SHA-256 over every state array: equal digests mean bit-identical memories."""
         h = hashlib.sha256()
-        for arr in (self._stored, self._stuck, self._wear.astype(np.int64), self._endurance, self._offsets,
+        # counters without the endurance column, which is capped while the counters are 32-bit
+        for arr in (self._stored, self._stuck, self._wear[:, :3].astype(np.int64), self._endurance, self._offsets,
                     self._write_time):
             h.update(arr.tobytes())
         h.update(np.float64(self.clock_s).tobytes())

@@ -83,8 +83,7 @@ class Profile:
         for path, value in merged.items():
             parts = path.split(".")
             if path not in all_key_paths() or len(parts) > 2 or path in SECTIONS or path == "base":
-                raise ProfileError(f"unknown key {path!r}{_suggest(path)}", file=where, key=path,
-                                   constraint="a dotted key of the profile file", value=value)
+                raise _unknown_key(where, path, value, "a dotted key of the profile file", _leaf_key_paths())
             if len(parts) == 1:
                 raw[path] = value
             else:
@@ -103,13 +102,25 @@ class Profile:
 
 def _toml_value(v: Any) -> str:
     if isinstance(v, str):
-        return json.dumps(v)  # a JSON string is a valid TOML basic string
+        # A JSON string is a TOML basic string once non-ASCII text stays literal (JSON would write astral
+        # characters as surrogate pairs, which TOML rejects) and DEL is escaped (TOML forbids it raw).
+        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
     return repr(v)
 
 
-def _suggest(path: str) -> str:
-    close = difflib.get_close_matches(path, all_key_paths(), n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
+def _leaf_key_paths() -> list[str]:
+    return [k for k in all_key_paths() if "." in k or k in TOP_LEVEL_TEXT]
+
+
+def _unknown_key(where: str, path: str, value: Any, constraint: str, valid: list[str] | None = None) -> ProfileError:
+    """Error for an unknown key: names the closest valid key, the constraint and the value given."""
+    candidates = [k for k in (valid if valid is not None else all_key_paths()) if k != path]
+    close = difflib.get_close_matches(path, candidates, n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return ProfileError(f"unknown key {path!r}{hint} (must be {constraint}; got {shown})", file=where, key=path,
+                        constraint=constraint, value=value)
 
 
 def _error(where: str, key: str, constraint: str, value: Any, problem: str | None = None) -> ProfileError:
@@ -128,8 +139,7 @@ def _build_section(name: str, raw: Any, where: str) -> Any:
     for key in raw:
         if key not in fields:
             path = f"{name}.{key}"
-            raise ProfileError(f"unknown key {path!r}{_suggest(path)}", file=where, key=path,
-                               constraint="a key listed in the schema", value=raw[key])
+            raise _unknown_key(where, path, raw[key], "a key listed in the schema")
     values = {}
     for key, f in fields.items():
         path = f"{name}.{key}"
@@ -171,14 +181,15 @@ def profile_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Profile
         raise ProfileError(f"a profile must be a table of keys, not {type(raw).__name__}", file=source)
     for key in raw:
         if key not in SECTIONS and key not in TOP_LEVEL_TEXT:
-            raise ProfileError(f"unknown key {key!r}{_suggest(key)}", file=source, key=key,
-                               constraint="a top-level key or section of the schema", value=raw[key])
+            # ('base' is valid only in a file, where load_profile resolves it before validation)
+            raise _unknown_key(source, key, raw[key], "a top-level key or section of the schema",
+                               [k for k in all_key_paths() if k != "base"])
     for key in TOP_LEVEL_TEXT:
         if key not in raw:
             raise ProfileError(f"missing key {key!r}", file=source, key=key, constraint="required", value=None)
         if not isinstance(raw[key], str):
             raise _error(source, key, "a string", raw[key], f"must be a string, not {type(raw[key]).__name__}")
-    if not _NAME_RE.match(raw["name"]):
+    if not _NAME_RE.fullmatch(raw["name"]):
         raise _error(source, "name", "1-64 letters, digits, '_', '-' or '.'", raw["name"])
     sections = {}
     for name in SECTIONS:

@@ -139,7 +139,7 @@ class DeviceSpec:
     write_noise_sigma: float = quantity(
         "standard deviation of the programmed conductance, in units of one level step", None, 0, 10)
     drift_nu: float = quantity("conductance drift exponent nu: g(t) = g0 ((t + t0) / t0)^-nu", None, 0, 1)
-    drift_t0_s: float = quantity("drift reference time t0", "s", 0, 1e9, lo_open=True)
+    drift_t0_s: float = quantity("drift reference time t0", "s", 1e-9, 1e9)
 
     def transition_energy_matrix(self) -> np.ndarray:
         """Energy (J) of programming one cell from level ``a`` (row) to level ``b`` (column).
@@ -162,7 +162,9 @@ class CrossbarSpec:
     rows: int = integer("word lines (inputs) per crossbar", 1, 65536)
     cols: int = integer("bit lines (outputs) per crossbar", 1, 65536)
     weight_encoding: str = choice("how a signed weight is stored in cells", *ENCODINGS)
-    cells_per_weight: int = integer("cells that store one weight", 1, 64)
+    cells_per_weight: int = integer(
+        "most cells one weight may occupy (the encoding decides how many a layer's weights use: 2 per slice for "
+        "a differential pair, 1 per slice otherwise; more bits per weight need more slices)", 1, 64)
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ class ChipSpec:
     flit_bits: int = integer("bits carried by one NoC flit", 1, 65536)
     noc_energy_per_flit_hop_j: float = quantity("energy to move one flit one hop", "pj", 0, 1e6)
     noc_latency_per_flit_hop_s: float = quantity("time to move one flit one hop", "ns", 0, 1e9)
-    clock_hz: float = quantity("digital clock frequency", "mhz", 0, 1e5, lo_open=True)
+    clock_hz: float = quantity("digital clock frequency", "mhz", 1e-6, 1e5)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,199 @@
+"""Ternary and low-bit layers: integer weight codes, one float scale per layer, a float bias.
+
+An *analog* layer (:class:`Dense`, :class:`Conv2D`) is a matrix of codes that the chip stores in crossbars; its
+output is ``activation(scale * (rows @ codes) + bias)`` where ``rows`` are the MVM input vectors (the input itself
+for a dense layer, the im2col receptive fields for a convolution). *Digital* layers (:class:`MaxPool2D`,
+:class:`Flatten`) run in the cores' digital logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import ModelError
+from .im2col import conv_output_size, im2col
+from .quantize import max_code
+
+ACTIVATIONS = ("relu", "none")
+
+
+def activate(x: np.ndarray, activation: str) -> np.ndarray:
+    """Apply ``activation`` ("relu" or "none")."""
+    return np.maximum(x, 0.0) if activation == "relu" else x
+
+
+def _check_codes(codes: np.ndarray, bits: int, where: str) -> np.ndarray:
+    top = max_code(bits)
+    arr = np.asarray(codes)
+    if arr.dtype.kind not in "iu":
+        raise ModelError(f"{where}: weight codes must be integers (got dtype {arr.dtype})")
+    if arr.size and int(np.abs(arr).max()) > top:
+        raise ModelError(f"{where}: weight codes must lie in [-{top}, {top}] for weight_bits={bits} "
+                         f"(got {int(np.abs(arr).max())})")
+    out = arr.astype(np.int16 if top > 127 else np.int8)
+    out.flags.writeable = False
+    return out
+
+
+class AnalogLayer:
+    """Shared behaviour of layers whose weights live in crossbars."""
+
+    analog: ClassVar[bool] = True
+    codes: np.ndarray
+    scale: float
+    bias: np.ndarray
+    weight_bits: int
+    activation: str
+
+    def weight_matrix(self) -> np.ndarray:
+        """Codes as a (fan_in, fan_out) matrix: one crossbar row per fan-in, one logical column per output."""
+        return self.codes.reshape(-1, self.codes.shape[-1])
+
+    @property
+    def fan_in(self) -> int:
+        return int(np.prod(self.codes.shape[:-1]))
+
+    @property
+    def fan_out(self) -> int:
+        return int(self.codes.shape[-1])
+
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        """MVM input vectors for input batch ``x``: shape (n_vectors, fan_in)."""
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def finish(self, acc: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
+        """From accumulated code-unit sums (n_vectors, fan_out) to the layer output for an input of ``x_shape``:
+        scale, bias, activation, output layout."""
+        out = (acc * self.scale + self.bias).reshape(x_shape[0], *self.output_shape(tuple(x_shape[1:])))
+        return activate(out, self.activation)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Reference (exact, float64) forward pass."""
+        return self.finish(self.rows(x) @ self.weight_matrix().astype(np.float64), x.shape)
+
+    def _validate(self, where: str) -> None:
+        object.__setattr__(self, "codes", _check_codes(self.codes, self.weight_bits, where))
+        bias = np.asarray(self.bias, dtype=np.float64).reshape(-1)
+        if bias.shape != (self.fan_out,):
+            raise ModelError(f"{where}: bias must have {self.fan_out} values (got {bias.size})")
+        if not np.all(np.isfinite(bias)):
+            raise ModelError(f"{where}: bias must be finite")
+        bias.flags.writeable = False
+        object.__setattr__(self, "bias", bias)
+        if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale) and self.scale > 0):
+            raise ModelError(f"{where}: scale must be a finite number > 0 (got {self.scale!r})")
+        object.__setattr__(self, "scale", float(self.scale))
+        if self.activation not in ACTIVATIONS:
+            raise ModelError(f"{where}: activation must be one of {ACTIVATIONS} (got {self.activation!r})")
+
+
+@dataclass(frozen=True, eq=False)
+class Dense(AnalogLayer):
+    """Fully connected layer: codes of shape (in_features, out_features)."""
+
+    codes: np.ndarray
+    scale: float
+    bias: np.ndarray
+    weight_bits: int = 2
+    activation: str = "relu"
+    kind: ClassVar[str] = "dense"
+
+    def __post_init__(self) -> None:
+        if np.ndim(self.codes) != 2:
+            raise ModelError(f"dense layer codes must be 2-D (in, out) (got shape {np.shape(self.codes)})")
+        self._validate("dense layer")
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if tuple(input_shape) != (self.fan_in,):
+            raise ModelError(f"dense layer expects input shape ({self.fan_in},), got {tuple(input_shape)}")
+        return (self.fan_out,)
+
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(x.shape[0], -1)
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2D(AnalogLayer):
+    """2D convolution on NHWC inputs: codes of shape (kernel, kernel, in_channels, out_channels)."""
+
+    codes: np.ndarray
+    scale: float
+    bias: np.ndarray
+    stride: int = 1
+    padding: int = 0
+    weight_bits: int = 2
+    activation: str = "relu"
+    kind: ClassVar[str] = "conv2d"
+
+    def __post_init__(self) -> None:
+        shape = np.shape(self.codes)
+        if len(shape) != 4 or shape[0] != shape[1]:
+            raise ModelError(f"conv2d codes must have shape (k, k, in_channels, out_channels) (got {shape})")
+        for name in ("stride", "padding"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (1 if name == "stride" else 0):
+                raise ModelError(f"conv2d {name} must be an integer >= {1 if name == 'stride' else 0} (got {v!r})")
+        self._validate("conv2d layer")
+
+    @property
+    def kernel(self) -> int:
+        return int(self.codes.shape[0])
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) != 3 or input_shape[2] != self.codes.shape[2]:
+            raise ModelError(f"conv2d expects input (H, W, {self.codes.shape[2]}), got {tuple(input_shape)}")
+        h, w = (conv_output_size(s, self.kernel, self.stride, self.padding) for s in input_shape[:2])
+        if h < 1 or w < 1:
+            raise ModelError(f"conv2d kernel {self.kernel} does not fit input {tuple(input_shape)}")
+        return (h, w, self.fan_out)
+
+    def rows(self, x: np.ndarray) -> np.ndarray:
+        cols = im2col(x, self.kernel, self.stride, self.padding)
+        return cols.reshape(-1, cols.shape[-1])
+
+
+@dataclass(frozen=True, eq=False)
+class MaxPool2D:
+    """Non-overlapping max pooling (digital)."""
+
+    size: int = 2
+    analog: ClassVar[bool] = False
+    kind: ClassVar[str] = "maxpool2d"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)) or self.size < 1:
+            raise ModelError(f"maxpool2d size must be an integer >= 1 (got {self.size!r})")
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(input_shape) != 3:
+            raise ModelError(f"maxpool2d expects input (H, W, C), got {tuple(input_shape)}")
+        return (input_shape[0] // self.size, input_shape[1] // self.size, input_shape[2])
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        n, h, w, c = x.shape
+        s = self.size
+        x = x[:, : h // s * s, : w // s * s]
+        return x.reshape(n, h // s, s, w // s, s, c).max(axis=(2, 4))
+
+
+@dataclass(frozen=True, eq=False)
+class Flatten:
+    """Flatten everything but the batch axis (digital, free)."""
+
+    analog: ClassVar[bool] = False
+    kind: ClassVar[str] = "flatten"
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(x.shape[0], -1)
+
+
+LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2D, MaxPool2D, Flatten)}

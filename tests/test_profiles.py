@@ -1,0 +1,536 @@
+"""Unit tests of hardware-profile loading: shipped profiles, SI units, replace(), strict validation, base files."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import neurosim
+from neurosim import ProfileError
+from neurosim.profiles import load_profile_file, profile_from_dict, shipped_profile_path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = neurosim.list_profiles()
+EXPECTED_SHIPPED = {"fefet", "ideal", "pcm", "rram_hfo2", "sram", "stt_mram", "truenorth_like"}
+
+# File unit suffix -> (SI attribute suffix, factor), written out here independently of neurosim.profiles.schema.
+FILE_UNITS = {"_pj": ("_j", 1e-12), "_fj": ("_j", 1e-15), "_ns": ("_s", 1e-9), "_mhz": ("_hz", 1e6),
+              "_kib": ("_bytes", 1024.0)}
+
+
+# ------------------------------------------------------------------------------------------------------ helpers
+def _toml_value(v) -> str:
+    """Minimal TOML writer for the test files (independent of Profile.to_toml)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, int):
+        return str(v)
+    raise TypeError(v)
+
+
+def dump_toml(raw: dict) -> str:
+    lines = [f"{k} = {_toml_value(v)}" for k, v in raw.items() if not isinstance(v, dict)]
+    for section, table in raw.items():
+        if isinstance(table, dict):
+            lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def rram_raw() -> dict:
+    return tomllib.loads((ROOT / "hardware_profiles" / "rram_hfo2.toml").read_text())
+
+
+def write(tmp_path: Path, raw: dict, name: str = "user.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(dump_toml(raw), encoding="utf-8")
+    return path
+
+
+def load_error(path: Path) -> ProfileError:
+    with pytest.raises(ProfileError) as info:
+        neurosim.load_profile(path)
+    return info.value
+
+
+# ----------------------------------------------------------------------------------------------- shipped profiles
+def test_shipped_profile_names():
+    assert set(SHIPPED) == EXPECTED_SHIPPED
+    assert SHIPPED == sorted(SHIPPED)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_profile_loads_by_name_and_by_path(name):
+    by_name = neurosim.load_profile(name)
+    assert isinstance(by_name, neurosim.Profile)
+    assert by_name.name == name  # the name inside each shipped file matches its file name
+    assert by_name.description
+    path = shipped_profile_path(name)
+    assert path.is_file()
+    for other in (neurosim.load_profile(path), neurosim.load_profile(str(path)), load_profile_file(path),
+                  neurosim.load_profile(ROOT / "hardware_profiles" / f"{name}.toml")):
+        assert other == by_name
+        assert other.content_hash == by_name.content_hash
+    assert neurosim.load_profile(by_name) is by_name
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_field_is_converted_to_si_exactly_once(name):
+    profile = neurosim.load_profile(name)
+    raw = tomllib.loads(shipped_profile_path(name).read_text())
+    assert profile.to_dict() == raw  # to_dict keeps file keys and file units
+    checked = 0
+    for section, table in raw.items():
+        if not isinstance(table, dict):
+            assert getattr(profile, section) == table
+            continue
+        spec = getattr(profile, section)
+        for key, value in table.items():
+            attr, factor = key, 1.0
+            for suffix, (si_suffix, f) in FILE_UNITS.items():
+                if key.endswith(suffix):
+                    attr, factor = key[: -len(suffix)] + si_suffix, f
+            got = getattr(spec, attr)
+            if isinstance(value, str):
+                assert got == value
+            elif isinstance(value, int) and factor == 1.0 and not isinstance(got, float):
+                assert type(got) is int and got == value
+            else:
+                assert isinstance(got, float)
+                assert got == float(value) * factor, f"{section}.{key}"
+            checked += 1
+    assert checked == sum(len(dataclasses.fields(getattr(profile, s))) for s in raw if isinstance(raw[s], dict))
+
+
+def test_rram_units_are_si():
+    p = neurosim.load_profile("rram_hfo2")
+    assert p.device.set_energy_j == 0.6e-12
+    assert p.device.read_energy_j == 0.01e-12
+    assert p.device.read_latency_s == 10e-9
+    assert p.device.drift_t0_s == 1.0
+    assert p.chip.clock_hz == 500e6
+    assert p.aux_memory.capacity_bytes == 256 * 1024
+    assert p.periphery.adc_energy_j == pytest.approx(0.078e-12, rel=1e-15)
+    assert p.crossbar.rows == 128 and isinstance(p.crossbar.rows, int)
+    # the file units are kept in to_dict and to_toml: no second conversion on a round trip
+    assert p.to_dict()["device"]["set_energy_pj"] == 0.6
+    assert p.to_dict()["chip"]["clock_mhz"] == 500.0
+    again = profile_from_dict(tomllib.loads(p.to_toml()))
+    assert again.device.set_energy_j == 0.6e-12 and again.chip.clock_hz == 500e6
+
+
+# ------------------------------------------------------------------------------------------------------ replace
+def test_replace_returns_new_validated_profile_and_leaves_original_unchanged():
+    p = neurosim.load_profile("rram_hfo2")
+    before_hash, before_dict = p.content_hash, p.to_dict()
+    q = p.replace({"device.endurance_cycles": 1e5})
+    assert isinstance(q, neurosim.Profile) and q is not p
+    assert q.device.endurance_cycles == 1e5
+    assert q.to_dict()["device"]["endurance_cycles"] == 1e5
+    assert q.content_hash != before_hash
+    assert q != p
+    # untouched fields are unchanged and not converted twice
+    assert q.device.set_energy_j == p.device.set_energy_j == 0.6e-12
+    assert q.chip == p.chip and q.crossbar == p.crossbar
+    # the original (and the cached shipped copy) is unchanged
+    assert p.device.endurance_cycles == 1e6
+    assert p.content_hash == before_hash and p.to_dict() == before_dict
+    assert neurosim.load_profile("rram_hfo2").device.endurance_cycles == 1e6
+
+
+def test_replace_keyword_form_equals_mapping_form():
+    p = neurosim.load_profile("rram_hfo2")
+    a = p.replace({"device.endurance_cycles": 1e5, "periphery.adc_bits": 4})
+    b = p.replace(**{"device.endurance_cycles": 1e5, "periphery.adc_bits": 4})
+    c = p.replace({"device.endurance_cycles": 1e5}, **{"periphery.adc_bits": 4})
+    assert a == b == c
+    assert a.content_hash == b.content_hash == c.content_hash != p.content_hash
+    assert a.periphery.adc_bits == 4
+    assert p.replace(description="other").description == "other"
+    assert p.replace({}) == p and p.replace({}).content_hash == p.content_hash
+
+
+def test_replace_validates_the_new_value():
+    p = neurosim.load_profile("rram_hfo2")
+    with pytest.raises(ProfileError) as info:
+        p.replace({"periphery.adc_bits": 33})
+    err = info.value
+    assert err.file == "<rram_hfo2 + replace>"
+    assert err.key == "periphery.adc_bits" and err.value == 33
+    assert str(err).startswith("<rram_hfo2 + replace>: ")
+    with pytest.raises(ProfileError, match="cells_per_weight"):
+        p.replace({"crossbar.cells_per_weight": 3})
+
+
+@pytest.mark.parametrize("typo, closest", [
+    ("device.endurance_cycle", "device.endurance_cycles"),
+    ("device.set_energy_j", "device.set_energy_pj"),
+    ("crossbar.row", "crossbar.rows"),
+    ("periphery.adc_bit", "periphery.adc_bits"),
+])
+def test_replace_unknown_key_suggests_closest(typo, closest):
+    p = neurosim.load_profile("rram_hfo2")
+    for call in (lambda: p.replace({typo: 1}), lambda: p.replace(**{typo: 1})):
+        with pytest.raises(ProfileError) as info:
+            call()
+        err = info.value
+        assert "unknown key" in str(err)
+        assert f"did you mean {closest!r}" in str(err)
+        assert err.key == typo and err.value == 1 and err.file == "<rram_hfo2 + replace>"
+    assert p.device.endurance_cycles == 1e6
+
+
+@pytest.mark.parametrize("key", ["device", "base", "device.levels.x", "nothing_like_it_at_all_0123456789"])
+def test_replace_rejects_non_leaf_keys(key):
+    with pytest.raises(ProfileError) as info:
+        neurosim.load_profile("rram_hfo2").replace({key: 1})
+    assert info.value.key == key and "unknown key" in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------------ strict errors
+def _set(raw, dotted, value):
+    section, key = dotted.split(".")
+    raw[section][key] = value
+
+
+# (description, dotted key, bad value, expected constraint)
+BAD_VALUES = [
+    ("string for a number", "device.set_energy_pj", "0.6", "a finite number in [0, 1e+06]"),
+    ("nan", "device.set_energy_pj", math.nan, "a finite number in [0, 1e+06]"),
+    ("infinity", "device.read_latency_ns", math.inf, "a finite number in [0, 1e+09]"),
+    ("negative energy", "device.reset_energy_pj", -0.6, "a finite number in [0, 1e+06]"),
+    ("zero-sized crossbar", "crossbar.rows", 0, "an integer in [1, 65536]"),
+    ("adc bits 0", "periphery.adc_bits", 0, "an integer in [1, 32]"),
+    ("adc bits 33", "periphery.adc_bits", 33, "an integer in [1, 32]"),
+    ("bool for a number", "device.levels", True, "an integer in [2, 256]"),
+    ("bool for a float", "device.on_off_ratio", False, "a finite number in [1, 1e+12]"),
+    ("float for an integer", "crossbar.cols", 128.0, "an integer in [1, 65536]"),
+    ("zero clock", "chip.clock_mhz", 0.0, "a finite number in [1e-06, 100000]"),
+    ("bad choice", "device.technology", "unobtainium", "one of 'rram', 'pcm', 'stt_mram', 'fefet', 'sram', "
+                                                        "'flash', 'generic'"),
+    ("number for a choice", "write_policy.mode", 1, "one of 'skip_unchanged', 'always'"),
+    ("columns_per_adc > cols", "periphery.columns_per_adc", 256, "<= crossbar.cols (128)"),
+    ("stuck rates sum above 1", "device.stuck_at_high_rate", 0.5, "stuck_at_low_rate + stuck_at_high_rate <= 1"),
+    ("odd cells_per_weight, differential pair", "crossbar.cells_per_weight", 3,
+     "even for weight_encoding 'differential_pair'"),
+]
+
+
+@pytest.mark.parametrize("what, key, value, constraint", BAD_VALUES, ids=[b[0] for b in BAD_VALUES])
+def test_bad_value_in_file_names_file_key_constraint_and_value(tmp_path, what, key, value, constraint):
+    raw = rram_raw()
+    _set(raw, key, value)
+    if what == "stuck rates sum above 1":
+        raw["device"]["stuck_at_low_rate"] = 0.6
+    path = write(tmp_path, raw)
+    err = load_error(path)
+    msg = str(err)
+    assert err.file == str(path)
+    assert err.key == key
+    assert err.constraint == constraint
+    if isinstance(value, float) and math.isnan(value):
+        assert math.isnan(err.value)
+    else:
+        assert err.value == value and type(err.value) is type(value)
+    assert msg.startswith(f"{path}: ")
+    assert repr(key) in msg
+    assert constraint in msg
+    assert f"(got {value!r})" in msg
+    if what.startswith("bool"):
+        assert "not bool" in msg
+    if what == "float for an integer":
+        assert "not a float" in msg
+
+
+def test_unknown_key_in_file(tmp_path):
+    raw = rram_raw()
+    raw["device"]["set_energy_pJ"] = 0.6
+    path = write(tmp_path, raw)
+    err = load_error(path)
+    assert err.file == str(path)
+    assert err.key == "device.set_energy_pJ"
+    assert err.constraint == "a key listed in the schema"
+    assert err.value == 0.6
+    assert str(err).startswith(f"{path}: unknown key 'device.set_energy_pJ'")
+    assert "did you mean 'device.set_energy_pj'" in str(err)
+
+
+def test_unknown_top_level_key_in_file(tmp_path):
+    raw = rram_raw()
+    raw["descripton"] = "typo"
+    path = write(tmp_path, raw)
+    err = load_error(path)
+    assert err.file == str(path) and err.key == "descripton" and err.value == "typo"
+    assert err.constraint == "a top-level key or section of the schema"
+    assert "unknown key 'descripton'" in str(err) and "did you mean 'description'" in str(err)
+
+
+def test_unknown_key_message_names_constraint_and_value(tmp_path):
+    raw = rram_raw()
+    raw["device"]["set_energy_pJ"] = 0.625
+    err = load_error(write(tmp_path, raw))
+    assert err.constraint in str(err)
+    assert "0.625" in str(err)
+
+
+@pytest.mark.parametrize("section, key", [("device", "levels"), ("chip", "clock_mhz"), ("aux_memory", "capacity_kib"),
+                                          (None, "name"), (None, "description")])
+def test_missing_key(tmp_path, section, key):
+    raw = rram_raw()
+    del (raw[section] if section else raw)[key]
+    path = write(tmp_path, raw)
+    err = load_error(path)
+    dotted = f"{section}.{key}" if section else key
+    assert err.file == str(path) and err.key == dotted
+    assert err.constraint == "required" and err.value is None
+    assert str(err).startswith(f"{path}: missing key {dotted!r}")
+    if section == "device":  # the message explains what the key is and its rule
+        assert "an integer in [2, 256]" in str(err)
+
+
+@pytest.mark.parametrize("section", ["device", "crossbar", "chip", "write_policy"])
+def test_missing_section(tmp_path, section):
+    raw = rram_raw()
+    del raw[section]
+    path = write(tmp_path, raw)
+    err = load_error(path)
+    assert err.file == str(path) and err.key == section
+    assert err.constraint == "required" and err.value is None
+    assert str(err) == f"{path}: missing section [{section}]"
+
+
+def test_section_that_is_not_a_table(tmp_path):
+    raw = rram_raw()
+    del raw["crossbar"]
+    path = tmp_path / "user.toml"
+    path.write_text("crossbar = 5\n" + dump_toml(raw))
+    err = load_error(path)
+    assert err.file == str(path) and err.key == "crossbar" and err.value == 5
+    assert "must be a table [crossbar], not int" in str(err)
+
+
+@pytest.mark.parametrize("name", ["", "a b", "-lead", ".lead", "x" * 65, "bad/slash", "é"])
+def test_invalid_profile_name(name):
+    raw = neurosim.load_profile("rram_hfo2").to_dict()
+    raw["name"] = name
+    with pytest.raises(ProfileError) as info:
+        profile_from_dict(raw, source="mem")
+    assert info.value.key == "name" and info.value.value == name and str(info.value).startswith("mem: ")
+
+
+@pytest.mark.parametrize("name", ["a", "x" * 64, "my_chip-2.v1", "_x"])
+def test_valid_profile_name(name):
+    raw = neurosim.load_profile("rram_hfo2").to_dict()
+    raw["name"] = name
+    assert profile_from_dict(raw).name == name
+
+
+def test_profile_name_with_trailing_newline_is_rejected():
+    raw = neurosim.load_profile("rram_hfo2").to_dict()
+    raw["name"] = "rram\n"
+    with pytest.raises(ProfileError):
+        profile_from_dict(raw)
+
+
+# --------------------------------------------------------------------------------------------- unreadable files
+def test_invalid_toml_syntax_names_the_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text('name = "x"\n[device\nlevels = 2\n')
+    for load in (neurosim.load_profile, load_profile_file):
+        with pytest.raises(ProfileError) as info:
+            load(path)
+        assert info.value.file == str(path)
+        assert str(info.value).startswith(f"{path}: not valid TOML")
+
+
+def test_non_utf8_file_names_the_file(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'name = "caf\xe9"\n')
+    with pytest.raises(ProfileError) as info:
+        neurosim.load_profile(path)
+    assert info.value.file == str(path)
+    assert str(info.value).startswith(f"{path}: not UTF-8")
+    assert "byte 11" in str(info.value)
+
+
+def test_missing_file_names_the_file(tmp_path):
+    path = tmp_path / "absent.toml"
+    for arg in (path, str(path)):
+        with pytest.raises(ProfileError) as info:
+            neurosim.load_profile(arg)
+        assert str(path) in str(info.value)
+        assert "not found" in str(info.value)
+    with pytest.raises(ProfileError) as info:
+        load_profile_file(path)
+    assert info.value.file == str(path) and str(info.value).startswith(f"{path}: cannot read")
+
+
+def test_directory_instead_of_file(tmp_path):
+    folder = tmp_path / "dir.toml"
+    folder.mkdir()
+    with pytest.raises(ProfileError) as info:
+        load_profile_file(folder)
+    assert info.value.file == str(folder)
+
+
+def test_unknown_shipped_name_lists_shipped_profiles():
+    with pytest.raises(ProfileError) as info:
+        neurosim.load_profile("nope")
+    msg = str(info.value)
+    assert "unknown profile 'nope'" in msg
+    for name in SHIPPED:
+        assert name in msg
+    assert info.value.value == "nope" and info.value.key == "profile"
+
+
+# --------------------------------------------------------------------------------------------------- base files
+def test_base_profile_with_one_override(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('base = "rram_hfo2"\n\n[device]\nendurance_cycles = 1e5\n')
+    p = neurosim.load_profile(path)
+    rram = neurosim.load_profile("rram_hfo2")
+    assert p.device.endurance_cycles == 1e5
+    assert p.name == "rram_hfo2" and p.source == str(path)
+    expected = rram.replace({"device.endurance_cycles": 1e5})
+    assert p == expected and p.content_hash == expected.content_hash
+    assert "base" not in p.to_dict()
+    assert rram.device.endurance_cycles == 1e6  # the cached shipped profile is untouched
+
+
+def test_base_override_is_validated_and_names_the_user_file(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('base = "rram_hfo2"\n\n[periphery]\nadc_bits = 0\n')
+    err = load_error(path)
+    assert err.file == str(path) and err.key == "periphery.adc_bits" and err.value == 0
+
+
+def test_base_relative_path_is_resolved_from_the_file_folder(tmp_path, monkeypatch):
+    (tmp_path / "profiles" / "sub").mkdir(parents=True)
+    parent = tmp_path / "profiles" / "parent.toml"
+    parent.write_text('base = "pcm"\nname = "parent"\n\n[crossbar]\nrows = 64\n')
+    sibling = tmp_path / "profiles" / "sibling.toml"
+    sibling.write_text('base = "parent.toml"\nname = "sibling"\n\n[chip]\nclock_mhz = 250.0\n')
+    child = tmp_path / "profiles" / "sub" / "child.toml"
+    child.write_text('base = "../sibling.toml"\nname = "child"\n\n[device]\nendurance_cycles = 1e7\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # resolution must not depend on the working directory
+    p = neurosim.load_profile(child)
+    assert p.name == "child"
+    assert p.device.endurance_cycles == 1e7
+    assert p.chip.clock_hz == 250e6
+    assert p.crossbar.rows == 64
+    assert p.device.levels == 4 and p.device.technology == "pcm"
+    assert neurosim.load_profile(sibling).device.endurance_cycles == 1e8
+
+
+@pytest.mark.parametrize("files", [
+    {"a.toml": 'base = "a.toml"\n'},
+    {"a.toml": 'base = "b.toml"\n', "b.toml": 'base = "a.toml"\n'},
+    {"a.toml": 'base = "b.toml"\n', "b.toml": 'base = "c.toml"\n', "c.toml": 'base = "a.toml"\n'},
+], ids=["self", "two", "three"])
+def test_base_cycle_is_a_profile_error_not_recursion(tmp_path, files):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    try:
+        neurosim.load_profile(tmp_path / "a.toml")
+    except ProfileError as err:
+        assert err.key == "base"
+        assert "cycle" in str(err)
+        assert Path(err.file).parent == tmp_path
+    else:
+        pytest.fail("a base cycle was accepted")
+
+
+@pytest.mark.parametrize("base, fragment", [('"nope"', "unknown profile 'nope'"),
+                                            ('"missing.toml"', "profile file not found"),
+                                            ("3", "must be a shipped profile name or a path")])
+def test_bad_base(tmp_path, base, fragment):
+    path = tmp_path / "mine.toml"
+    path.write_text(f"base = {base}\n")
+    err = load_error(path)
+    assert err.file == str(path)
+    assert fragment in str(err)
+
+
+# ---------------------------------------------------------------------------------------- round trip and frozen
+@pytest.mark.parametrize("name", SHIPPED)
+def test_to_toml_reloads_to_an_equal_profile(tmp_path, name):
+    p = neurosim.load_profile(name)
+    path = tmp_path / f"{name}_copy.toml"
+    path.write_text(p.to_toml())
+    again = neurosim.load_profile(path)
+    assert again == p
+    assert again.content_hash == p.content_hash
+    assert again.to_dict() == p.to_dict()
+    q = p.replace({"device.endurance_cycles": 12345.0, "description": 'quote " and \\ backslash'})
+    path.write_text(q.to_toml())
+    again = neurosim.load_profile(path)
+    assert again == q and again.content_hash == q.content_hash
+    assert again.description == 'quote " and \\ backslash'
+
+
+def test_to_toml_round_trips_non_bmp_description():
+    q = neurosim.load_profile("rram_hfo2").replace(description="chip \U0001F600")
+    assert profile_from_dict(tomllib.loads(q.to_toml())) == q
+
+
+def test_content_hash_is_stable_and_sensitive():
+    p = neurosim.load_profile("rram_hfo2")
+    assert p.content_hash == neurosim.load_profile("ideal").replace(
+        {k: v for k, v in _flat(p.to_dict()).items()}).content_hash
+    assert len(p.content_hash) == 64 and int(p.content_hash, 16) >= 0
+    assert p.replace(description="x").content_hash != p.content_hash
+
+
+def _flat(raw):
+    out = {}
+    for k, v in raw.items():
+        if isinstance(v, dict):
+            out.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        else:
+            out[k] = v
+    return out
+
+
+def test_profile_is_frozen():
+    p = neurosim.load_profile("rram_hfo2")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.name = "other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.device = p.device
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.device.levels = 4
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.chip.clock_hz = 1.0
+    # to_dict is a copy: editing it does not touch the profile
+    d = p.to_dict()
+    d["device"]["levels"] = 4
+    assert p.device.levels == 2 and p.to_dict()["device"]["levels"] == 2
+    assert p.name == "rram_hfo2"
+
+
+def test_profile_from_dict_does_not_keep_caller_dict():
+    raw = copy.deepcopy(neurosim.load_profile("rram_hfo2").to_dict())
+    p = profile_from_dict(raw)
+    raw["device"]["levels"] = 4
+    assert p.to_dict()["device"]["levels"] == 2
+
+
+def test_profile_from_dict_rejects_non_mapping():
+    with pytest.raises(ProfileError) as info:
+        profile_from_dict([1, 2], source="src")
+    assert info.value.file == "src" and "not list" in str(info.value)
