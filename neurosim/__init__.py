@@ -5,11 +5,15 @@ Every weight write is a counted, priced, wearing event. Start with :func:`load_p
 """
 
 from ._version import __version__
-from .errors import DataError, LedgerError, MappingError, NeurosimError, ProfileError, WriteRequestError
+from .errors import (DataError, LedgerError, MappingError, ModelError, NeurosimError, ProfileError,
+                     WriteRequestError)
+from .nn import Model, list_models, load_model
+from .chip import Chip, InferenceReport
 from .ledger import EnergyReport, Ledger, price
 from .memory import NVMArray
 from .profiles import Profile, list_profiles, load_profile
 
 __all__ = ["__version__", "load_profile", "list_profiles", "Profile", "NeurosimError", "ProfileError",
            "LedgerError", "MappingError", "DataError", "WriteRequestError",
-           "Ledger", "EnergyReport", "price", "NVMArray"]
+           "Ledger", "EnergyReport", "price", "NVMArray", "ModelError", "Model", "load_model", "list_models",
+           "Chip", "InferenceReport"]

@@ -64,6 +64,85 @@ def _cmd_profiles_validate(args: argparse.Namespace) -> int:
     return status
 
 
+def _cmd_map(args: argparse.Namespace) -> int:
+    from .mapping import map_model
+    from .nn import load_model
+
+    mapping = map_model(load_model(args.model), args.profile, args.placement)
+    report = mapping.report()
+    print(report.format())
+    if args.json:
+        _write_json(args.json, report.to_dict())
+    if args.plot:
+        from .plots import plot_floorplan
+
+        print(f"floorplan written to {plot_floorplan(mapping, args.plot)}")
+    return 0
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .chip import Chip
+    from .data import load_dataset
+    from .nn import load_model
+
+    model = load_model(args.model)
+    data = load_dataset(args.data, seed=args.seed)
+    if data.input_shape != model.input_shape:
+        from .errors import DataError
+
+        raise DataError(f"data set {data.name!r} has samples of shape {data.input_shape}, model {model.name!r} "
+                        f"expects {model.input_shape}")
+    n = len(data.x_test) if args.n is None else min(args.n, len(data.x_test))
+    x, y = data.x_test[:n], data.y_test[:n]
+    chip = Chip(args.profile, model, seed=args.seed, placement=args.placement,
+                calibration=data.x_train[: args.calibration] if args.calibration else None)
+    predictions = []
+    for start in range(0, n, args.batch):
+        predictions.append(chip.predict(x[start: start + args.batch]))
+        if not args.quiet:
+            print(f"\r  inference {min(start + args.batch, n)}/{n}", end="", file=sys.stderr, flush=True)
+    if not args.quiet:
+        print(file=sys.stderr)
+    predicted = np.concatenate(predictions) if predictions else np.zeros(0, dtype=int)
+    accuracy = float(np.mean(predicted == y)) if n else float("nan")
+    reference = float(np.mean(model.predict(x) == y)) if n else float("nan")
+    report = chip.report(accuracy=accuracy, reference_accuracy=reference)
+    print(report.format())
+    if args.json:
+        _write_json(args.json, report.to_dict())
+    return 0
+
+
+def _write_json(path: str, data: dict) -> None:
+    import json
+
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+    print(f"report written to {path}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (got {text!r})")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0 (got {text!r})")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``neurosim`` command (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(prog="neurosim", description="Simulate edge neuromorphic chips on NVM: "
@@ -84,6 +163,28 @@ def build_parser() -> argparse.ArgumentParser:
     p_val = psub.add_parser("validate", help="check profile files; exit 0 if all are valid, 1 otherwise")
     p_val.add_argument("files", nargs="+", metavar="FILE")
     p_val.set_defaults(func=_cmd_profiles_validate)
+
+    def chip_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", required=True, help="shipped model name (see models/) or path to a model .toml")
+        p.add_argument("--profile", default="rram_hfo2", help="shipped profile name or path (default rram_hfo2)")
+        p.add_argument("--placement", choices=("optimized", "naive"), default="optimized")
+        p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+
+    p_map = sub.add_parser("map", help="map a model onto a chip: tiles, cores, utilisation, NoC traffic")
+    chip_options(p_map)
+    p_map.add_argument("--plot", metavar="PNG", help="draw the floorplan (layers on cores, traffic on links)")
+    p_map.set_defaults(func=_cmd_map)
+
+    p_inf = sub.add_parser("infer", help="run inference on the simulated chip: accuracy, energy, latency, power")
+    chip_options(p_inf)
+    p_inf.add_argument("--data", default="digits", help="iris, digits, wine, breast_cancer, mnist or mnist:PATH")
+    p_inf.add_argument("--n", type=_positive_int, default=None, help="test samples (default: the whole test split)")
+    p_inf.add_argument("--batch", type=_positive_int, default=256, help="samples per forward call")
+    p_inf.add_argument("--calibration", type=_non_negative_int, default=256,
+                       help="training samples used to set narrow converters' ranges (0: none)")
+    p_inf.add_argument("--seed", type=int, default=0)
+    p_inf.add_argument("--quiet", action="store_true", help="no progress line")
+    p_inf.set_defaults(func=_cmd_infer)
     return parser
 
 

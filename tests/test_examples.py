@@ -36,3 +36,23 @@ def test_bench_memory_runs_small():
     rows = _load(ROOT / "benchmarks" / "bench_memory.py")["main"](["--cells", "10000", "--repeats", "3"])
     assert [r[0] for r in rows] == ["whole-array request", "all cells by index", "changed cells only"]
     assert all(r[1] > 0 and r[2] > 0 for r in rows)
+
+
+def test_inference_whatif_example_runs_and_plots(tmp_path, capsys):
+    plot = tmp_path / "adc.png"
+    rows = _load(ROOT / "examples" / "inference_whatif.py")["main"](
+        ["--model", "digits_mlp", "--data", "digits", "--n", "200", "--adc-bits", "3", "8", "--crossbars", "32", "64",
+         "--plot", str(plot)])
+    assert {(r["crossbar"], r["adc_bits"]) for r in rows} == {(32, 3), (32, 8), (64, 3), (64, 8)}
+    assert plot.stat().st_size > 10_000
+    by = {(r["crossbar"], r["adc_bits"]): r for r in rows}
+    # a wider ADC costs more energy per conversion (SAR model), smaller crossbars need more tiles
+    assert by[(64, 8)]["adc_energy_j"] > by[(64, 3)]["adc_energy_j"]
+    assert by[(32, 8)]["tiles"] > by[(64, 8)]["tiles"]
+    assert all(0.5 < r["accuracy"] <= 1.0 for r in rows)
+
+
+def test_bench_inference_runs_small():
+    rows = _load(ROOT / "benchmarks" / "bench_inference.py")["main"](["--n", "100", "--repeats", "1"])
+    assert [r[0] for r in rows][0] == "numpy float forward"
+    assert all(r[1] > 0 for r in rows)

@@ -534,3 +534,16 @@ def test_profile_from_dict_rejects_non_mapping():
     with pytest.raises(ProfileError) as info:
         profile_from_dict([1, 2], source="src")
     assert info.value.file == "src" and "not list" in str(info.value)
+
+
+def test_sar_adc_model_matches_the_cited_figures():
+    from neurosim.profiles import sar_adc
+
+    e5, t5 = sar_adc(5)
+    e8, t8 = sar_adc(8)
+    assert t5 == 6.0 and t8 == 9.0
+    assert e5 == pytest.approx(0.042, abs=5e-4)  # "~40 fJ per conversion" at 5 bits
+    assert e8 == pytest.approx(neurosim.load_profile("rram_hfo2").periphery.adc_energy_j * 1e12, rel=0.01)
+    assert all(sar_adc(b)[0] < sar_adc(b + 1)[0] for b in range(1, 16))
+    with pytest.raises(neurosim.ProfileError, match=r"\[1, 32\]"):
+        sar_adc(0)

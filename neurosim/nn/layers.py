@@ -30,9 +30,9 @@ def _check_codes(codes: np.ndarray, bits: int, where: str) -> np.ndarray:
     arr = np.asarray(codes)
     if arr.dtype.kind not in "iu":
         raise ModelError(f"{where}: weight codes must be integers (got dtype {arr.dtype})")
-    if arr.size and int(np.abs(arr).max()) > top:
-        raise ModelError(f"{where}: weight codes must lie in [-{top}, {top}] for weight_bits={bits} "
-                         f"(got {int(np.abs(arr).max())})")
+    peak = int(np.abs(arr.astype(np.int64)).max()) if arr.size else 0  # int64: |int8(-128)| overflows
+    if peak > top:
+        raise ModelError(f"{where}: weight codes must lie in [-{top}, {top}] for weight_bits={bits} (got {peak})")
     out = arr.astype(np.int16 if top > 127 else np.int8)
     out.flags.writeable = False
     return out
@@ -173,6 +173,8 @@ class MaxPool2D:
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(input_shape) != 3:
             raise ModelError(f"maxpool2d expects input (H, W, C), got {tuple(input_shape)}")
+        if self.size > min(input_shape[:2]):
+            raise ModelError(f"maxpool2d size {self.size} is larger than its input {tuple(input_shape)}")
         return (input_shape[0] // self.size, input_shape[1] // self.size, input_shape[2])
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -23,7 +23,6 @@ Shipped models live in ``models/`` (installed as package data ``neurosim.shipped
 
 from __future__ import annotations
 
-import json
 import tomllib
 import zipfile
 from importlib import resources
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._toml import toml_value
 from ..errors import ModelError
 from .layers import Conv2D, Dense, Flatten, MaxPool2D
 from .model import Model
@@ -66,10 +66,10 @@ def save_model(model: Model, path: str | Path) -> Path:
         path = path.with_suffix(".toml")
     weights_path = path.with_suffix(".npz")
     arrays: dict[str, np.ndarray] = {}
-    lines = [f'format = "{FORMAT}"', f"name = {json.dumps(model.name)}",
-             f"description = {json.dumps(model.description)}",
+    lines = [f'format = "{FORMAT}"', f"name = {toml_value(model.name)}",
+             f"description = {toml_value(model.description)}",
              f"input_shape = {list(model.input_shape)}", f"input_range = {list(model.input_range)}",
-             f"n_classes = {model.n_classes}", f"weights = {json.dumps(weights_path.name)}"]
+             f"n_classes = {model.n_classes}", f"weights = {toml_value(weights_path.name)}"]
     for i, layer in enumerate(model.layers):
         lines += ["", "[[layers]]", f'type = "{layer.kind}"']
         if layer.kind == "dense":

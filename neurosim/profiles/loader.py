@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .._toml import toml_value
 from ..errors import ProfileError
 from .schema import (SECTIONS, TOP_LEVEL_TEXT, AuxMemorySpec, ChipSpec, CoreSpec, CrossbarSpec, DeviceSpec,
                      PeripherySpec, WritePolicySpec, all_key_paths, convert, describe_constraint, section_fields)
@@ -93,19 +94,11 @@ class Profile:
     def to_toml(self) -> str:
         """The profile as TOML text (file keys and units), loadable by :func:`load_profile`."""
         raw = self.to_dict()
-        lines = [f"{k} = {_toml_value(raw[k])}" for k in TOP_LEVEL_TEXT]
+        lines = [f"{k} = {toml_value(raw[k])}" for k in TOP_LEVEL_TEXT]
         for section in SECTIONS:
             lines += ["", f"[{section}]"]
-            lines += [f"{k} = {_toml_value(v)}" for k, v in raw[section].items()]
+            lines += [f"{k} = {toml_value(v)}" for k, v in raw[section].items()]
         return "\n".join(lines) + "\n"
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, str):
-        # A JSON string is a TOML basic string once non-ASCII text stays literal (JSON would write astral
-        # characters as surrogate pairs, which TOML rejects) and DEL is escaped (TOML forbids it raw).
-        return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
-    return repr(v)
 
 
 def _leaf_key_paths() -> list[str]:

@@ -1,0 +1,38 @@
+"""numba kernels of chip inference (private); numpy twins in ``_twins.py``."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, nogil=True, parallel=False)
+def dac_quantize(x, lo, hi, steps, out):
+    """Clip ``x`` to [lo, hi] and round it to one of ``steps + 1`` evenly spaced levels (in place into ``out``)."""
+    width = hi - lo
+    scale = steps / width
+    inv = width / steps
+    flat_x = x.reshape(-1)
+    flat_out = out.reshape(-1)
+    for i in range(flat_x.size):
+        v = flat_x[i]
+        if v < lo:
+            v = lo
+        elif v > hi:
+            v = hi
+        flat_out[i] = lo + np.rint((v - lo) * scale) * inv
+
+
+@nb.njit(cache=True, nogil=True)
+def adc_accumulate(partial, acc, step, qmin, qmax, factor):
+    """``acc += factor * clip(rint(partial / step), qmin, qmax) * step``, per column ``step``; ADC conversion of
+    one tile's column outputs and the digital shift-add of its slice, in one pass."""
+    rows, cols = partial.shape
+    for i in range(rows):
+        for j in range(cols):
+            q = np.rint(partial[i, j] / step[j])
+            if q < qmin:
+                q = qmin
+            elif q > qmax:
+                q = qmax
+            acc[i, j] += factor * q * step[j]

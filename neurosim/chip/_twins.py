@@ -1,0 +1,14 @@
+"""Slow numpy twins of ``_kernels.py`` (used by the tests)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def dac_quantize_numpy(x, lo, hi, steps, out):
+    width = hi - lo
+    out[...] = lo + np.rint((np.clip(x, lo, hi) - lo) * (steps / width)) * (width / steps)
+
+
+def adc_accumulate_numpy(partial, acc, step, qmin, qmax, factor):
+    acc += factor * np.clip(np.rint(partial / step), qmin, qmax) * step

@@ -1,0 +1,100 @@
+"""Event counts and serial steps of one inference, derived once from the mapping (closed form, exact).
+
+Per MVM vector (one sample of a dense layer, one output pixel of a convolution), every tile of the layer:
+converts its used rows with its DACs, reads its used cells, converts ``weights x slices`` column outputs with its
+shared ADCs (``columns_per_adc`` columns per ADC, converted one after another), and the digital neurons accumulate
+one partial sum per row block and slice, then activate. NoC traffic per inference comes from the placement.
+
+Time: tiles of a layer work in parallel; a layer is a pipeline stage; samples stream through the stages, so a batch
+of B samples takes the sum of the stages' times plus (B - 1) times the slowest stage's time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ledger import SERIAL_STEPS, Ledger
+from ..mapping.mapper import Mapping
+from ..profiles import Profile
+
+
+@dataclass(frozen=True)
+class StageEvents:
+    """Events of one analog layer (with the digital layers after it) for one sample."""
+
+    layer: int
+    vectors: int
+    counts: dict[str, int]
+    steps: dict[str, int] = field(default_factory=dict)
+
+    def time_s(self, latency: dict[str, float]) -> float:
+        return sum(n * latency[k] for k, n in self.steps.items())
+
+
+def step_latencies(profile: Profile) -> dict[str, float]:
+    """Seconds per serial step of each kind (the same table :func:`neurosim.ledger.price` uses)."""
+    dev, peri, core, chip = profile.device, profile.periphery, profile.core, profile.chip
+    return {"write_set": dev.set_latency_s, "write_reset": dev.reset_latency_s, "write_verify": dev.read_latency_s,
+            "crossbar_read": dev.read_latency_s, "dac": peri.dac_latency_s, "adc": peri.adc_latency_s,
+            "noc_hop": chip.noc_latency_per_flit_hop_s, "neuron": core.neuron_update_latency_s,
+            "clock": 1.0 / chip.clock_hz}
+
+
+def stage_events(mapping: Mapping) -> list[StageEvents]:
+    """Per-sample events of every pipeline stage (one per analog layer)."""
+    model, profile, placement = mapping.model, mapping.profile, mapping.placement
+    cols, per_adc = profile.crossbar.cols, profile.periphery.columns_per_adc
+    adcs_per_tile = -(-cols // per_adc)
+    shapes = model.input_shapes()
+    analog_positions = [lt.layer for lt in mapping.tilings]
+    stages = []
+    for n, lt in enumerate(mapping.tilings):
+        layer = model.layers[lt.layer]
+        out_shape = layer.output_shape(shapes[lt.layer])
+        vectors = int(np.prod(out_shape[:-1])) if layer.kind == "conv2d" else 1
+        slices = lt.layout.slices
+        dac = sum(t.rows_used for t in lt.tiles)
+        reads = sum(t.rows_used * t.cols_used for t in lt.tiles)
+        adc = sum(t.weights_used * slices for t in lt.tiles)
+        accumulate = lt.fan_out * (lt.row_blocks * slices + 1)
+        adc_serial = max(-(-(t.weights_used * slices) // adcs_per_tile) for t in lt.tiles)
+        # digital layers up to the next analog layer run in the neurons of this stage (one op per input element)
+        end = analog_positions[n + 1] if n + 1 < len(analog_positions) else len(model.layers)
+        digital = sum(int(np.prod(shapes[i])) for i in range(lt.layer + 1, end) if model.layers[i].kind != "flatten")
+        transfers = [t for t in placement.transfers if t.layer == lt.layer]
+        noc = sum(t.flits * placement.hops(t.src, t.dst) for t in transfers)
+        noc_steps = max((placement.hops(t.src, t.dst) + t.flits - 1 for t in transfers
+                         if placement.hops(t.src, t.dst) > 0), default=0)
+        counts = {"dac_conversions": vectors * dac, "cell_reads": vectors * reads,
+                  "adc_conversions": vectors * adc, "neuron_updates": vectors * accumulate + digital,
+                  "noc_flit_hops": noc}
+        steps = {"dac": vectors, "crossbar_read": vectors, "adc": vectors * adc_serial,
+                 "neuron": vectors * (lt.row_blocks * slices + 1) + (1 if digital else 0), "noc_hop": noc_steps}
+        stages.append(StageEvents(layer=lt.layer, vectors=vectors, counts=counts, steps=steps))
+    return stages
+
+
+def record_inference(ledger: Ledger, stages: list[StageEvents], batch: int, latency: dict[str, float]) -> None:
+    """Count the events of ``batch`` samples streaming through the pipeline into ``ledger``."""
+    if batch <= 0:
+        return
+    totals: dict[str, int] = {}
+    for st in stages:
+        for k, n in st.counts.items():
+            totals[k] = totals.get(k, 0) + n * batch
+    ledger.add(**totals)
+    slowest = max(stages, key=lambda st: st.time_s(latency))
+    steps = dict.fromkeys(SERIAL_STEPS, 0)
+    for st in stages:
+        for k, n in st.steps.items():
+            steps[k] += n
+    for k, n in slowest.steps.items():
+        steps[k] += (batch - 1) * n
+    ledger.add_steps(**{k: v for k, v in steps.items() if v})
+
+
+def latency_per_inference(stages: list[StageEvents], latency: dict[str, float]) -> float:
+    """Seconds from a sample entering the chip to its logits leaving (sum of stage times)."""
+    return sum(st.time_s(latency) for st in stages)

@@ -1,0 +1,160 @@
+"""Map a model onto a profile's chip: tiles, cores, placement, traffic, and the report users read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..nn.model import Model
+from ..profiles import Profile, load_profile
+from .placement import Placement, place
+from .tiling import LayerTiling, tile_model
+
+
+@dataclass(frozen=True, eq=False)
+class Mapping:
+    """A model laid out on a chip.
+
+    Attributes
+    ----------
+    tilings : list of LayerTiling
+        One per analog layer: tiles and the memory index of every cell.
+    placement : Placement
+        The strategy used (tiles -> cores -> mesh positions, traffic).
+    alternative : Placement
+        The other strategy, kept for comparison in reports.
+    n_cells : int
+        Memory cells owned by all tiles.
+    """
+
+    model: Model
+    profile: Profile
+    tilings: list[LayerTiling]
+    placement: Placement
+    alternative: Placement
+    n_cells: int
+
+    @property
+    def n_tiles(self) -> int:
+        return sum(len(t.tiles) for t in self.tilings)
+
+    def tiling_of(self, layer_index: int) -> LayerTiling:
+        for lt in self.tilings:
+            if lt.layer == layer_index:
+                return lt
+        raise KeyError(layer_index)
+
+    def report(self) -> "MappingReport":
+        return MappingReport.of(self)
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    layer: int
+    kind: str
+    shape: str
+    tiles: int
+    grid: str
+    cores: int
+    cells_used: int
+    cells_allocated: int
+    flit_hops: int
+
+    @property
+    def utilisation(self) -> float:
+        return self.cells_used / self.cells_allocated if self.cells_allocated else 0.0
+
+
+@dataclass(frozen=True)
+class MappingReport:
+    """What a user asks of a mapping: does it fit, how is it laid out, what moves on the NoC."""
+
+    model: str
+    profile: str
+    layers: tuple[LayerReport, ...]
+    strategy: str
+    cores_used: int
+    cores_available: int
+    tiles_available: int
+    flit_hops: int
+    flit_hops_alternative: int
+    alternative: str
+
+    @classmethod
+    def of(cls, mapping: Mapping) -> "MappingReport":
+        p, prof = mapping.placement, mapping.profile
+        rows = []
+        per_layer_hops: dict[int, int] = {}
+        for t in p.transfers:
+            per_layer_hops[t.layer] = per_layer_hops.get(t.layer, 0) + t.flits * p.hops(t.src, t.dst)
+        for lt in mapping.tilings:
+            layer = mapping.model.layers[lt.layer]
+            cores = {int(p.tile_core[t.index]) for t in lt.tiles}
+            rows.append(LayerReport(
+                layer=lt.layer, kind=layer.kind, shape=f"{lt.fan_in}x{lt.fan_out}", tiles=len(lt.tiles),
+                grid=f"{lt.row_blocks}x{lt.col_blocks}", cores=len(cores), cells_used=lt.cells_used,
+                cells_allocated=len(lt.tiles) * prof.crossbar.rows * prof.crossbar.cols,
+                flit_hops=per_layer_hops.get(lt.layer, 0)))
+        n_cores = prof.chip.mesh_rows * prof.chip.mesh_cols
+        return cls(model=mapping.model.name, profile=prof.name, layers=tuple(rows), strategy=p.strategy,
+                   cores_used=p.n_cores, cores_available=n_cores,
+                   tiles_available=n_cores * prof.core.crossbars_per_core, flit_hops=p.flit_hops,
+                   flit_hops_alternative=mapping.alternative.flit_hops, alternative=mapping.alternative.strategy)
+
+    @property
+    def cells_used(self) -> int:
+        return sum(r.cells_used for r in self.layers)
+
+    @property
+    def cells_allocated(self) -> int:
+        return sum(r.cells_allocated for r in self.layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("model", "profile", "strategy", "cores_used", "cores_available",
+                                           "tiles_available", "flit_hops", "flit_hops_alternative", "alternative")}
+        d["layers"] = [dict(vars(r), utilisation=r.utilisation) for r in self.layers]
+        d["utilisation"] = self.cells_used / self.cells_allocated if self.cells_allocated else 0.0
+        return d
+
+    def format(self) -> str:
+        lines = [f"model {self.model} on profile {self.profile}: {sum(r.tiles for r in self.layers)} tiles on "
+                 f"{self.cores_used} of {self.cores_available} cores (capacity {self.tiles_available} tiles)",
+                 f"{'layer':<7}{'kind':<9}{'codes':>11}{'tiles':>7}{'grid':>8}{'cores':>7}{'cells used':>12}"
+                 f"{'util':>7}{'flit-hops':>11}"]
+        for r in self.layers:
+            lines.append(f"{r.layer:<7}{r.kind:<9}{r.shape:>11}{r.tiles:>7}{r.grid:>8}{r.cores:>7}"
+                         f"{r.cells_used:>12,}{100 * r.utilisation:>6.1f}%{r.flit_hops:>11,}")
+        util = self.cells_used / self.cells_allocated if self.cells_allocated else 0.0
+        lines.append(f"{'total':<7}{'':<9}{'':>11}{sum(r.tiles for r in self.layers):>7}{'':>8}"
+                     f"{self.cores_used:>7}{self.cells_used:>12,}{100 * util:>6.1f}%{self.flit_hops:>11,}")
+        ratio = (self.flit_hops_alternative / self.flit_hops) if self.flit_hops else float("nan")
+        lines.append(f"NoC flit-hops per inference: {self.strategy} placement {self.flit_hops:,}, "
+                     f"{self.alternative} placement {self.flit_hops_alternative:,} ({ratio:.2f}x)")
+        return "\n".join(lines)
+
+
+def map_model(model: Model, profile: Profile | str, placement: str = "optimized") -> Mapping:
+    """Tile ``model`` onto ``profile``'s crossbars and place the tiles on its mesh.
+
+    Parameters
+    ----------
+    model : Model
+    profile : Profile or str
+    placement : {"optimized", "naive"}
+        Strategy used; the other one is computed too, for comparison.
+
+    Raises
+    ------
+    MappingError
+        When a layer's weights cannot be encoded, or the model needs more tiles than the chip has (naming the
+        layer and the tiles needed versus available).
+    """
+    profile = load_profile(profile)
+    tilings, n_cells = tile_model(model, profile)
+    chosen = place(model, tilings, profile, placement)
+    other = place(model, tilings, profile, "naive" if placement == "optimized" else "optimized")
+    return Mapping(model=model, profile=profile, tilings=tilings, placement=chosen, alternative=other,
+                   n_cells=n_cells)
+
+
+__all__ = ["Mapping", "MappingReport", "LayerReport", "map_model"]

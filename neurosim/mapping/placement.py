@@ -1,0 +1,280 @@
+"""Tiles onto cores, cores onto the chip's 2D mesh, XY routing and NoC traffic.
+
+Two strategies, both always computed so reports can compare them:
+
+- ``naive``: tiles fill cores in layer / row-block / column-block order, cores take mesh positions in row-major
+  order.
+- ``optimized``: tiles of one column block (which exchange partial sums) are packed together, cores start on a
+  serpentine path (consecutive cores adjacent) and pairwise swaps then lower the total flit-hops
+  (sum over transfers of flits x Manhattan distance) until no swap helps.
+
+The chip's I/O port sits at mesh position (0, 0): inputs enter and outputs leave there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from ..errors import MappingError
+from ..nn.model import Model
+from ..profiles import Profile
+from .tiling import LayerTiling
+
+PORT = -1  # pseudo-core id of the I/O port at mesh position (0, 0)
+STRATEGIES = ("optimized", "naive")
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Data moved per inference (per sample) from one core to another."""
+
+    src: int
+    dst: int
+    flits: int
+    layer: int
+    kind: str  # "activations", "partial_sums", "outputs"
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """Which core holds each tile and where each core sits on the mesh."""
+
+    strategy: str
+    tile_core: np.ndarray  # (n_tiles,) core id of each tile
+    positions: dict[int, tuple[int, int]]  # core id (and PORT) -> (row, col)
+    transfers: tuple[Transfer, ...]
+
+    @property
+    def n_cores(self) -> int:
+        return int(self.tile_core.max()) + 1 if self.tile_core.size else 0
+
+    def hops(self, src: int, dst: int) -> int:
+        (r1, c1), (r2, c2) = self.positions[src], self.positions[dst]
+        return abs(r1 - r2) + abs(c1 - c2)
+
+    @property
+    def flit_hops(self) -> int:
+        """Flit-hops per inference (XY routing: hops = Manhattan distance)."""
+        return sum(t.flits * self.hops(t.src, t.dst) for t in self.transfers)
+
+    def link_loads(self) -> dict[tuple[tuple[int, int], tuple[int, int]], int]:
+        """Flits per inference crossing each directed mesh link, routing X (columns) first, then Y."""
+        loads: dict = {}
+        for t in self.transfers:
+            for link in xy_route(self.positions[t.src], self.positions[t.dst]):
+                loads[link] = loads.get(link, 0) + t.flits
+        return loads
+
+
+def mesh_graph(profile: Profile) -> nx.Graph:
+    """The chip's cores as a networkx 2D grid graph (nodes are (row, col))."""
+    return nx.grid_2d_graph(profile.chip.mesh_rows, profile.chip.mesh_cols)
+
+
+def xy_route(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Links of the dimension-ordered route from ``a`` to ``b``: along the row (columns) first, then the column."""
+    (r, c), (r2, c2) = a, b
+    links = []
+    while c != c2:
+        nxt = (r, c + (1 if c2 > c else -1))
+        links.append(((r, c), nxt))
+        c = nxt[1]
+    while r != r2:
+        nxt = (r + (1 if r2 > r else -1), c)
+        links.append(((r, c), nxt))
+        r = nxt[0]
+    return links
+
+
+def pack_tiles(tilings: list[LayerTiling], profile: Profile, strategy: str) -> np.ndarray:
+    """Assign tiles to cores in order (``"naive"``: layer, row block, column block; ``"column_blocks"``: layer,
+    column block, row block) within each core's capacity (crossbars and neurons); returns core id per tile."""
+    core = profile.core
+    n_tiles = sum(len(t.tiles) for t in tilings)
+    available = profile.chip.mesh_rows * profile.chip.mesh_cols
+    order = []
+    for lt in tilings:
+        if strategy == "naive":
+            order += list(lt.tiles)
+        else:  # "column_blocks": tiles of one column block together, their partial sums stay inside a core
+            order += sorted(lt.tiles, key=lambda t: (t.col_block, t.row_block))
+    tile_core = np.empty(n_tiles, dtype=np.int64)
+    current, used_xbars, used_neurons = 0, 0, 0
+    for tile in order:
+        if tile.weights_used > core.neurons:
+            raise MappingError(f"layer {tile.layer}: a tile drives {tile.weights_used} neurons, a core has "
+                               f"{core.neurons} (core.neurons)")
+        if used_xbars + 1 > core.crossbars_per_core or used_neurons + tile.weights_used > core.neurons:
+            current, used_xbars, used_neurons = current + 1, 0, 0
+        if current >= available:
+            needed = _cores_needed(tilings, profile)
+            raise MappingError(f"model does not fit: layer {tile.layer} runs out of cores; the model needs "
+                               f"{n_tiles} tiles on about {needed} cores, the chip has {available} cores "
+                               f"({profile.chip.mesh_rows}x{profile.chip.mesh_cols} mesh) of "
+                               f"{core.crossbars_per_core} crossbars = {available * core.crossbars_per_core} tiles")
+        tile_core[tile.index] = current
+        used_xbars += 1
+        used_neurons += tile.weights_used
+    return tile_core
+
+
+def _cores_needed(tilings: list[LayerTiling], profile: Profile) -> int:
+    n_tiles = sum(len(t.tiles) for t in tilings)
+    return -(-n_tiles // profile.core.crossbars_per_core)
+
+
+def traffic(model: Model, tilings: list[LayerTiling], tile_core: np.ndarray, profile: Profile) -> list[Transfer]:
+    """Transfers per inference: activations between layers (each input value sent once to every core that needs
+    it), partial sums from row blocks to the core accumulating their column block, inputs from and outputs to the
+    I/O port. Activations travel at the DAC width (at most 16 bits), partial sums at ADC width + 8 bits."""
+    flit_bits = profile.chip.flit_bits
+    act_bits = min(profile.periphery.dac_bits, 16)
+    psum_bits = min(32, profile.periphery.adc_bits + 8)
+    shapes = model.input_shapes()
+    flows: dict[tuple[int, int, int, str], int] = {}  # (src, dst, layer, kind) -> bits per inference
+
+    def add(src: int, dst: int, layer: int, kind: str, bits: int) -> None:
+        if src != dst and bits > 0:
+            flows[(src, dst, layer, kind)] = flows.get((src, dst, layer, kind), 0) + bits
+
+    channel_core = None  # output channel of the previous analog layer -> core accumulating it (None: I/O port)
+    for lt in tilings:
+        layer, in_shape = model.layers[lt.layer], shapes[lt.layer]
+        n_elements = int(np.prod(in_shape))
+        # the producing channel of every input element: NHWC flattening and pooling keep the channel last
+        element_channel = np.arange(n_elements) % (in_shape[-1] if len(in_shape) > 1 or channel_core is None
+                                                   else n_elements)
+        if layer.kind == "dense" and channel_core is not None and len(channel_core) < n_elements:
+            element_channel = np.arange(n_elements) % len(channel_core)
+        needed: dict[int, np.ndarray] = {}
+        for tile in lt.tiles:
+            r = lt.row_range(tile.row_block)
+            if layer.kind == "conv2d":  # a row is (kh, kw, c): the tile needs whole feature maps of its channels
+                chans = np.unique(np.arange(r.start, r.stop) % in_shape[-1])
+                rows = np.flatnonzero(np.isin(np.arange(n_elements) % in_shape[-1], chans))
+            else:
+                rows = np.arange(r.start, r.stop)
+            core = int(tile_core[tile.index])
+            mask = needed.setdefault(core, np.zeros(n_elements, dtype=bool))
+            mask[rows] = True
+        for dst, mask in needed.items():
+            if channel_core is None:
+                add(PORT, dst, lt.layer, "activations", int(mask.sum()) * act_bits)
+                continue
+            src_of_element = np.asarray(channel_core)[element_channel[mask]]
+            for src, count in zip(*np.unique(src_of_element, return_counts=True)):
+                add(int(src), dst, lt.layer, "activations", int(count) * act_bits)
+        vectors = 1 if layer.kind == "dense" else int(np.prod(layer.output_shape(in_shape)[:-1]))
+        for tile in lt.tiles:  # partial sums of every row block travel to the core of row block 0
+            home = int(tile_core[lt.tile(0, tile.col_block).index])
+            add(int(tile_core[tile.index]), home, lt.layer, "partial_sums", tile.weights_used * vectors * psum_bits)
+        channel_core = [int(tile_core[lt.tile(0, j // lt.weights_per_tile).index]) for j in range(lt.fan_out)]
+    for src, count in zip(*np.unique(channel_core, return_counts=True)):
+        add(int(src), PORT, tilings[-1].layer, "outputs", int(count) * 16)
+    return [Transfer(src=s, dst=d, flits=-(-bits // flit_bits), layer=layer, kind=kind)
+            for (s, d, layer, kind), bits in flows.items()]
+
+
+def _start_positions(n_cores: int, profile: Profile, path: str) -> dict[int, tuple[int, int]]:
+    rows, cols = profile.chip.mesh_rows, profile.chip.mesh_cols
+    if path == "row_major":
+        spots = [(r, c) for r in range(rows) for c in range(cols)]
+    else:  # serpentine: consecutive cores are always neighbours
+        spots = [(r, c if r % 2 == 0 else cols - 1 - c) for r in range(rows) for c in range(cols)]
+    positions = {PORT: (0, 0)}
+    positions.update({core: spots[core] for core in range(n_cores)})
+    return positions
+
+
+def _search_spots(n_cores: int, profile: Profile) -> list[tuple[int, int]]:
+    """Mesh positions the local search may use: a square-ish region near the port big enough for every core
+    with room to spare (searching a 64x64 mesh for a 9-core model would only cost time)."""
+    rows, cols = profile.chip.mesh_rows, profile.chip.mesh_cols
+    side = int(np.ceil(np.sqrt(2 * n_cores + 8)))
+    r_max, c_max = min(rows, side), min(cols, max(side, -(-(2 * n_cores + 8) // min(rows, side))))
+    return [(r, c) for r in range(r_max) for c in range(c_max)]
+
+
+def _improve_by_swaps(positions: dict[int, tuple[int, int]], transfers: list[Transfer],
+                      spots: list[tuple[int, int]]) -> dict[int, tuple[int, int]]:
+    """Local search: move a core to any spot (swapping with its occupant) while that lowers total flit-hops."""
+    cores = sorted(c for c in positions if c != PORT)
+    spot_array = np.array(spots)
+    pos = {c: np.array(positions[c]) for c in positions}
+    neighbours: dict[int, list[tuple[int, int]]] = {c: [] for c in positions}
+    for t in transfers:
+        neighbours[t.src].append((t.dst, t.flits))
+        neighbours[t.dst].append((t.src, t.flits))
+    occupant = {tuple(pos[c]): c for c in cores}
+
+    def cost_at(core: int, where: np.ndarray, exclude: int | None = None) -> float:
+        return sum(f * np.abs(where - pos[other]).sum() for other, f in neighbours[core] if other != exclude)
+
+    for _ in range(20):  # passes; each pass is deterministic (fixed core and spot order)
+        improved = False
+        for core in cores:
+            here = pos[core].copy()
+            base = cost_at(core, here)
+            best_gain, best_spot = 0.0, None
+            for spot in spot_array:
+                key = tuple(spot)
+                if key == tuple(here):
+                    continue
+                other = occupant.get(key)
+                gain = base - cost_at(core, spot, exclude=other)
+                if other is not None:
+                    gain += cost_at(other, spot, exclude=core) - cost_at(other, here, exclude=core)
+                if gain > best_gain + 1e-9:
+                    best_gain, best_spot = gain, spot
+            if best_spot is not None:
+                key = tuple(best_spot)
+                other = occupant.get(key)
+                occupant.pop(tuple(here))
+                if other is not None:
+                    pos[other] = here.copy()
+                    occupant[tuple(here)] = other
+                pos[core] = best_spot.copy()
+                occupant[key] = core
+                improved = True
+        if not improved:
+            break
+    return {c: (int(p[0]), int(p[1])) for c, p in pos.items()}
+
+
+def _flit_hops(positions: dict[int, tuple[int, int]], transfers: list[Transfer]) -> int:
+    return sum(t.flits * (abs(positions[t.src][0] - positions[t.dst][0]) + abs(positions[t.src][1] - positions[t.dst][1]))
+               for t in transfers)
+
+
+def place(model: Model, tilings: list[LayerTiling], profile: Profile, strategy: str) -> Placement:
+    """Pack tiles, compute traffic, place cores: a complete :class:`Placement`.
+
+    ``optimized`` tries both packings (column blocks together, layer order) from both starting paths (serpentine,
+    row-major), improves each by swaps and keeps the lowest flit-hops; since one candidate starts from the naive
+    layout and swaps never add cost, it is never worse than ``naive``.
+    """
+    if strategy not in STRATEGIES:
+        raise MappingError(f"placement must be one of {STRATEGIES} (got {strategy!r})")
+    if strategy == "naive":
+        tile_core = pack_tiles(tilings, profile, "naive")
+        transfers = traffic(model, tilings, tile_core, profile)
+        positions = _start_positions(int(tile_core.max()) + 1, profile, "row_major")
+        return Placement(strategy=strategy, tile_core=tile_core, positions=positions, transfers=tuple(transfers))
+    best = None
+    for packing in ("column_blocks", "naive"):
+        tile_core = pack_tiles(tilings, profile, packing)
+        transfers = traffic(model, tilings, tile_core, profile)
+        n_cores = int(tile_core.max()) + 1
+        for path in ("serpentine", "row_major"):
+            positions = _start_positions(n_cores, profile, path)
+            if n_cores > 1:
+                spots = sorted(set(_search_spots(n_cores, profile)) | {positions[c] for c in range(n_cores)})
+                positions = _improve_by_swaps(positions, transfers, spots)
+            cost = _flit_hops(positions, transfers)
+            if best is None or cost < best[0]:
+                best = (cost, tile_core, positions, transfers)
+    _, tile_core, positions, transfers = best
+    return Placement(strategy=strategy, tile_core=tile_core, positions=positions, transfers=tuple(transfers))
