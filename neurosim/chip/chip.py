@@ -17,6 +17,8 @@ from ..errors import ModelError, WriteRequestError
 from ..ledger import Ledger
 from ..mapping.mapper import Mapping, map_model
 from ..memory import NVMArray, ProgramResult
+from ..nn.grad_ops import maxpool_forward
+from ..nn.layers import activate
 from ..nn.model import Model
 from ..nn.model_io import load_model
 from ..profiles import Profile, load_profile
@@ -60,6 +62,10 @@ class Chip:
         self._cache_key: tuple | None = None
         self._weights: dict[int, list[np.ndarray]] = {}
         self._sorted = {lt.layer: np.argsort(lt.cell_index.reshape(-1), kind="stable") for lt in self.mapping.tilings}
+        # per-layer scale and bias live in the cores' digital registers, not in the NVM
+        self.scales = {lt.layer: float(self.model.layers[lt.layer].scale) for lt in self.mapping.tilings}
+        self.biases = {lt.layer: np.array(self.model.layers[lt.layer].bias, dtype=np.float64)
+                       for lt in self.mapping.tilings}
         self._program_references()
         self.program_codes({lt.layer: self.model.layers[lt.layer].codes for lt in self.mapping.tilings})
         self.programming_ledger = self.ledger.copy()  # events of the initial programming
@@ -71,29 +77,57 @@ class Chip:
             self.calibrate(calibration)
 
     # ----------------------------------------------------------------------------------------------- writing
-    def weight_request(self, codes_by_layer: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """The write request (cells, levels) that stores the given weight codes; cells in increasing order.
+    def weight_request(self, codes_by_layer: dict[int, np.ndarray] | None = None,
+                       updates: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """The write request (cells, levels) that stores the given weight codes, cells in increasing order.
 
         Parameters
         ----------
-        codes_by_layer : dict of int to ndarray
-            Model layer index -> integer codes of that layer's shape.
+        codes_by_layer : dict of int to ndarray, optional
+            Model layer index -> all integer codes of that layer (its shape).
+        updates : dict of int to (ndarray, ndarray), optional
+            Model layer index -> (flat weight indices into the (fan_in, fan_out) matrix, their new codes); only
+            those weights' cells are requested.
         """
         cells, levels = [], []
-        for index, codes in codes_by_layer.items():
+        for index, codes in (codes_by_layer or {}).items():
             lt = self._tiling(index)
-            codes = np.asarray(codes)
-            layer = self.model.layers[index]
-            if codes.shape != layer.codes.shape and codes.size != layer.codes.size:
-                raise WriteRequestError(f"layer {index}: codes must have shape {layer.codes.shape} "
-                                        f"(got {codes.shape})")
-            if codes.size and int(np.abs(codes.astype(np.int64)).max()) > lt.max_code:
-                raise WriteRequestError(f"layer {index}: codes must lie in [-{lt.max_code}, {lt.max_code}]")
+            shape = np.shape(codes)
+            if shape not in (self.model.layers[index].codes.shape, (lt.fan_in, lt.fan_out)):
+                raise WriteRequestError(f"layer {index}: codes must have shape {self.model.layers[index].codes.shape}"
+                                        f" or ({lt.fan_in}, {lt.fan_out}) (got {shape})")
+            codes = self._checked_codes(index, codes, self.model.layers[index].codes.size)
             lv = lt.encoding.encode(codes.reshape(lt.fan_in, lt.fan_out), lt.max_code, self.profile.device.levels)
             order = self._sorted[index]
             cells.append(lt.cell_index.reshape(-1)[order])
             levels.append(lv.reshape(-1)[order])
+        for index, (flat, codes) in (updates or {}).items():
+            lt = self._tiling(index)
+            flat = np.asarray(flat, dtype=np.int64).reshape(-1)
+            if flat.size and (flat.min() < 0 or flat.max() >= lt.fan_in * lt.fan_out):
+                raise WriteRequestError(f"layer {index}: weight indices must be in [0, {lt.fan_in * lt.fan_out})")
+            codes = self._checked_codes(index, codes, flat.size)
+            lv = lt.encoding.encode(codes, lt.max_code, self.profile.device.levels).reshape(flat.size, -1)
+            c = lt.cell_index.reshape(lt.fan_in * lt.fan_out, -1)[flat].reshape(-1)
+            order = np.argsort(c, kind="stable")
+            cells.append(c[order])
+            levels.append(lv.reshape(-1)[order])
+        if not cells:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint8)
         return np.concatenate(cells), np.concatenate(levels)
+
+    def _checked_codes(self, index: int, codes: Any, size: int) -> np.ndarray:
+        lt = self._tiling(index)
+        codes = np.asarray(codes)
+        if codes.size != size:
+            raise WriteRequestError(f"layer {index}: expected {size} codes (layer shape "
+                                    f"{self.model.layers[index].codes.shape}), got shape {codes.shape}")
+        if codes.dtype.kind not in "iu":
+            raise WriteRequestError(f"layer {index}: codes must be integers (got dtype {codes.dtype})")
+        if codes.size and int(np.abs(codes.astype(np.int64)).max()) > lt.max_code:
+            raise WriteRequestError(f"layer {index}: codes must lie in [-{lt.max_code}, {lt.max_code}]")
+        return codes.reshape(-1)
 
     def program_codes(self, codes_by_layer: dict[int, np.ndarray]) -> ProgramResult:
         """Store new weight codes: one write request through the memory's door (counted, wearing)."""
@@ -162,9 +196,51 @@ class Chip:
         x = self.model._check_input(x)
         out = self._run(x, observe=None)
         if count:
-            record_inference(self.ledger, self._stages, x.shape[0], self._latency)
-            self.inferences += x.shape[0]
+            self._count_forward(x.shape[0])
         return out
+
+    def trace(self, x: Any, *, count: bool = True) -> tuple[np.ndarray, list]:
+        """Logits and, per layer, what a backward pass needs (on-chip training).
+
+        Returns
+        -------
+        logits : ndarray
+        caches : list
+            Per layer: analog ``(rows, mask, x_shape, pre)`` with the DAC-quantised MVM inputs, the ReLU mask (None
+            without ReLU) and the pre-activations (n_vectors, fan_out); max pooling ``(argmax index, x_shape)``;
+            flatten ``x_shape``.
+        """
+        x = self.model._check_input(x)
+        caches: list = []
+        out = self._run(x, observe=None, caches=caches)
+        if count:
+            self._count_forward(x.shape[0])
+        return out, caches
+
+    def _count_forward(self, batch: int) -> None:
+        record_inference(self.ledger, self._stages, batch, self._latency)
+        self.inferences += batch
+
+    def count_transposed_reads(self, batch: int, above: int) -> None:
+        """Count ``batch`` transposed MVMs (error back-propagation) through every analog layer after layer
+        ``above``: the same conversions, reads and traffic as their forward MVMs."""
+        stages = [st for st in self._stages if st.layer > above]
+        if stages:
+            record_inference(self.ledger, stages, batch, self._latency)
+
+    def set_registers(self, scales: dict[int, float] | None = None, biases: dict[int, np.ndarray] | None = None) -> None:
+        """Set per-layer scales and biases held in the cores' digital registers (not NVM: no cell writes)."""
+        for index, value in (scales or {}).items():
+            self._tiling(index)
+            if not (np.isfinite(value) and value > 0):
+                raise WriteRequestError(f"layer {index}: scale must be a finite number > 0 (got {value!r})")
+            self.scales[index] = float(value)
+        for index, value in (biases or {}).items():
+            lt = self._tiling(index)
+            arr = np.asarray(value, dtype=np.float64).reshape(-1)
+            if arr.shape != (lt.fan_out,) or not np.all(np.isfinite(arr)):
+                raise WriteRequestError(f"layer {index}: bias must be {lt.fan_out} finite values")
+            self.biases[index] = arr.copy()
 
     def predict(self, x: Any, *, count: bool = True) -> np.ndarray:
         """Predicted class of each sample."""
@@ -182,12 +258,22 @@ class Chip:
         self._converters = {lt.layer: make_converters(lt, self.profile, bounds[lt.layer], *observed[lt.layer])
                             for lt in self.mapping.tilings}
 
-    def _run(self, x: np.ndarray, observe: dict | None) -> np.ndarray:
+    def _run(self, x: np.ndarray, observe: dict | None, caches: list | None = None) -> np.ndarray:
         for index, layer in enumerate(self.model.layers):
-            x = self._analog(index, layer, x, observe) if layer.analog else layer.forward(x)
+            if layer.analog:
+                x = self._analog(index, layer, x, observe, caches)
+            elif caches is not None and layer.kind == "maxpool2d":
+                pooled, idx = maxpool_forward(x, layer.size)
+                caches.append((idx, x.shape))
+                x = pooled
+            else:
+                if caches is not None:
+                    caches.append(x.shape)
+                x = layer.forward(x)
         return x
 
-    def _analog(self, index: int, layer: Any, x: np.ndarray, observe: dict | None) -> np.ndarray:
+    def _analog(self, index: int, layer: Any, x: np.ndarray, observe: dict | None,
+                caches: list | None = None) -> np.ndarray:
         lt = self.mapping.tiling_of(index)
         conv = self._converters[index]
         rows = layer.rows(x)
@@ -215,7 +301,11 @@ class Chip:
             acc -= lt.layout.offset * xq.sum(axis=1, keepdims=True)
         if observe is not None:
             observe[index] = [float(rows.max()) if rows.size else 0.0, seen]
-        return layer.finish(acc, x.shape)
+        pre = acc * self.scales[index] + self.biases[index]
+        out = activate(pre, layer.activation)
+        if caches is not None:
+            caches.append((xq, pre > 0 if layer.activation == "relu" else None, x.shape, pre))
+        return out.reshape(x.shape[0], *layer.output_shape(tuple(x.shape[1:])))
 
     # ------------------------------------------------------------------------------------------------ reports
     @property

@@ -87,6 +87,9 @@ class WeightEncoding(ABC):
     def decode(self, cells: np.ndarray, reference: np.ndarray | None, max_code: int, levels: int) -> np.ndarray:
         """Weight value (code units, float) from effective cell levels: the exact inverse of :meth:`encode`."""
         lay = self.layout(max_code, levels)
+        # float before subtracting: encode() returns uint8, whose differences would wrap around
+        cells = np.asarray(cells, dtype=np.float64)
+        reference = None if reference is None else np.asarray(reference, dtype=np.float64)
         values = self.slice_values(cells, reference, levels)
         powers = float(lay.base) ** np.arange(lay.slices)
         return values @ powers - lay.offset
@@ -110,6 +113,7 @@ class DifferentialPair(WeightEncoding):
         return np.stack([plus, minus], axis=-1).astype(np.uint8)
 
     def slice_values(self, cells: np.ndarray, reference: np.ndarray | None, levels: int) -> np.ndarray:
+        cells = np.asarray(cells, dtype=np.float64)
         return cells[..., 0] - cells[..., 1]
 
 
@@ -135,7 +139,7 @@ class ReferenceColumn(WeightEncoding):
     def slice_values(self, cells: np.ndarray, reference: np.ndarray | None, levels: int) -> np.ndarray:
         if reference is None:
             raise MappingError("reference_column decoding needs the reference cells' levels")
-        return cells[..., 0] - np.asarray(reference)[..., None]
+        return np.asarray(cells, dtype=np.float64)[..., 0] - np.asarray(reference, dtype=np.float64)[..., None]
 
 
 class BitSlice(WeightEncoding):
@@ -153,7 +157,7 @@ class BitSlice(WeightEncoding):
         return digits.astype(np.uint8)[..., None]
 
     def slice_values(self, cells: np.ndarray, reference: np.ndarray | None, levels: int) -> np.ndarray:
-        return cells[..., 0]
+        return np.asarray(cells, dtype=np.float64)[..., 0]
 
 
 ENCODINGS: dict[str, WeightEncoding] = {e.name: e for e in (DifferentialPair(), ReferenceColumn(), BitSlice())}

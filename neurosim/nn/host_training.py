@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import ModelError
+from .grad_ops import col2im, maxpool_backward, maxpool_forward, softmax_cross_entropy
 from .im2col import conv_output_size, im2col
 from .layers import ACTIVATIONS, Conv2D, Dense, Flatten, MaxPool2D
 from .model import Model
@@ -105,18 +106,6 @@ def _quantize(w: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
     return ternarize_twn(w) if max_code(bits) == 1 else quantize_symmetric(w, bits)
 
 
-def _col2im(dcols: np.ndarray, x_shape: tuple, k: int, s: int, pad: int) -> np.ndarray:
-    """Adjoint of :func:`im2col`: sum (N, Ho, Wo, k*k*C) receptive-field gradients back onto (N, H, W, C)."""
-    n, h, w, c = x_shape
-    ho, wo = dcols.shape[1:3]
-    d = dcols.reshape(n, ho, wo, k, k, c)
-    gx = np.zeros((n, h + 2 * pad, w + 2 * pad, c), dtype=dcols.dtype)
-    for i in range(k):  # within one kernel offset the strided positions are distinct, so += is exact
-        for j in range(k):
-            gx[:, i: i + s * (ho - 1) + 1: s, j: j + s * (wo - 1) + 1: s] += d[:, :, :, i, j]
-    return gx[:, pad: pad + h, pad: pad + w]
-
-
 class HostNetwork:
     """The trainable float network behind :func:`train_on_host` (latent weights, forward, backward).
 
@@ -166,14 +155,9 @@ class HostNetwork:
                 caches.append((rows, w2, x.shape, mask))
                 x = z * mask if mask is not None else z
             elif kind == "maxpool2d":
-                n, h, wd, c = x.shape
-                s = spec["size"]
-                hc, wc = h // s, wd // s
-                xr = x[:, : hc * s, : wc * s].reshape(n, hc, s, wc, s, c).transpose(0, 1, 3, 5, 2, 4)
-                xr = xr.reshape(n, hc, wc, c, s * s)
-                idx = xr.argmax(axis=-1)[..., None]  # gradient goes to the first maximum of each window
+                pooled, idx = maxpool_forward(x, spec["size"])
                 caches.append((idx, x.shape))
-                x = np.take_along_axis(xr, idx, axis=-1)[..., 0]
+                x = pooled
             else:
                 caches.append(x.shape)
                 x = x.reshape(x.shape[0], -1)
@@ -197,21 +181,11 @@ class HostNetwork:
                 if kind == "dense":
                     dout = drows.reshape(x_shape)
                 else:
-                    dout = _col2im(drows.reshape(*dout.shape[:3], -1), x_shape, spec["kernel"], spec["stride"],
+                    dout = col2im(drows.reshape(*dout.shape[:3], -1), x_shape, spec["kernel"], spec["stride"],
                                    spec["padding"])
             elif kind == "maxpool2d":
                 idx, x_shape = cache
-                n, h, wd, c = x_shape
-                s = spec["size"]
-                hc, wc = h // s, wd // s
-                g = np.zeros((n, hc, wc, c, s * s), dtype=dout.dtype)
-                np.put_along_axis(g, idx, dout[..., None], axis=-1)
-                g = g.reshape(n, hc, wc, c, s, s).transpose(0, 1, 4, 2, 5, 3).reshape(n, hc * s, wc * s, c)
-                if (hc * s, wc * s) != (h, wd):
-                    full = np.zeros(x_shape, dtype=dout.dtype)
-                    full[:, : hc * s, : wc * s] = g
-                    g = full
-                dout = g
+                dout = maxpool_backward(dout, idx, x_shape, spec["size"])
             else:
                 dout = dout.reshape(cache)
         return grads
@@ -237,17 +211,6 @@ class HostNetwork:
                 layers.append(MaxPool2D(size=spec["size"]) if spec["type"] == "maxpool2d" else Flatten())
         return Model(name=name, description=description, input_shape=tuple(input_shape),
                      input_range=input_range, n_classes=n_classes, layers=tuple(layers))
-
-
-def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of integer labels ``y`` and its gradient with respect to ``logits``."""
-    z = logits - logits.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    n = logits.shape[0]
-    loss = -float(logp[np.arange(n), y].astype(np.float64).mean())
-    grad = np.exp(logp)
-    grad[np.arange(n), y] -= 1
-    return loss, grad / n
 
 
 def _check_int(name: str, v: Any, lo: int) -> int:

@@ -1,0 +1,60 @@
+"""Models from a short spec such as ``"784-128-10"``: a fresh, seeded ternary MLP for on-chip training."""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ModelError
+from .layers import Dense, Flatten
+from .model import Model
+from .quantize import quantize_symmetric
+
+_SPEC = re.compile(r"^\d+(-\d+)+$")
+
+
+def is_spec(text: str) -> bool:
+    """Whether ``text`` looks like a layer-size spec (``"784-128-10"``) rather than a model name or path."""
+    return bool(_SPEC.match(str(text)))
+
+
+def model_from_spec(spec: str, input_shape: Sequence[int], n_classes: int, *, seed: int = 0,
+                    weight_bits: int = 2, input_range: tuple[float, float] = (0.0, 1.0)) -> Model:
+    """A fresh MLP ``in-h1-...-out`` with He-initialised weights quantised to ``weight_bits`` (2 = TWN ternary).
+
+    Parameters
+    ----------
+    spec : str
+        Layer sizes; the first must equal the number of input features, the last the number of classes.
+    input_shape : sequence of int
+        Shape of one sample (the model flattens it first).
+    seed : int
+        Seeds the initial weights.
+
+    Raises
+    ------
+    ModelError
+        When the spec is malformed or disagrees with the data.
+    """
+    if not is_spec(spec):
+        raise ModelError(f"model spec must look like '784-128-10' (layer sizes joined by '-'), got {spec!r}")
+    sizes = [int(s) for s in spec.split("-")]
+    features = int(np.prod(input_shape))
+    if sizes[0] != features:
+        raise ModelError(f"model spec {spec!r} starts with {sizes[0]} inputs, the data has {features} features "
+                         f"(samples of shape {tuple(input_shape)})")
+    if sizes[-1] != n_classes:
+        raise ModelError(f"model spec {spec!r} ends with {sizes[-1]} outputs, the data has {n_classes} classes")
+    if min(sizes) < 1:
+        raise ModelError(f"model spec {spec!r}: every layer needs at least one unit")
+    rng = np.random.default_rng(seed)
+    layers: list = [Flatten()]
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        codes, scale = quantize_symmetric(rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in), weight_bits)
+        last = i == len(sizes) - 2
+        layers.append(Dense(codes=codes, scale=scale, bias=np.zeros(fan_out), weight_bits=weight_bits,
+                            activation="none" if last else "relu"))
+    return Model(name=f"mlp_{spec}", description=f"fresh {weight_bits}-bit MLP {spec} (seed {seed})",
+                 input_shape=tuple(input_shape), input_range=input_range, n_classes=n_classes, layers=tuple(layers))

@@ -1,0 +1,96 @@
+"""numba kernels of the coordinate-descent trainer (private); numpy twins in ``_twins.py``.
+
+Both evaluate candidate weight changes one after another on cached pre-activations and keep a change only when the
+mini-batch's summed cross-entropy drops by more than ``tol``; accepted changes update the caches in place, so
+later candidates see them. They return the number of accepted changes; ``accepted[k]`` marks candidate k.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True, nogil=True)
+def _logsumexp_row(z, b):
+    m = z[b, 0]
+    for k in range(1, z.shape[1]):
+        if z[b, k] > m:
+            m = z[b, k]
+    s = 0.0
+    for k in range(z.shape[1]):
+        s += np.exp(z[b, k] - m)
+    return m + np.log(s)
+
+
+@nb.njit(cache=True, nogil=True)
+def coordinate_last_layer(h, z, lse, y, w, scale, cand_i, cand_j, cand_v, tol, accepted):
+    """Output layer ``z = scale * h @ w + b``: changing ``w[i, j]`` by ``d`` shifts logit column j by
+    ``scale * d * h[:, i]``; the loss change costs O(batch) per candidate."""
+    n_acc = 0
+    batch = h.shape[0]
+    for k in range(cand_i.size):
+        i, j, v = cand_i[k], cand_j[k], cand_v[k]
+        d = scale * (v - w[i, j])
+        delta = 0.0
+        for b in range(batch):
+            if h[b, i] == 0.0:
+                continue
+            zj_new = z[b, j] + d * h[b, i]
+            lse_new = lse[b] + np.log1p(np.exp(zj_new - lse[b]) - np.exp(z[b, j] - lse[b]))
+            delta += lse_new - lse[b]
+            if y[b] == j:
+                delta -= d * h[b, i]
+        if delta < -tol:
+            accepted[k] = 1
+            n_acc += 1
+            for b in range(batch):
+                if h[b, i] != 0.0:
+                    z[b, j] += d * h[b, i]
+                    lse[b] = _logsumexp_row(z, b)
+            w[i, j] = v
+        else:
+            accepted[k] = 0
+    return n_acc
+
+
+@nb.njit(cache=True, nogil=True)
+def coordinate_hidden_layer(x, a, z, lse, y, w, scale, w_out, scale_out, cand_i, cand_j, cand_v, tol, accepted,
+                            z_new):
+    """Hidden ReLU layer feeding the output layer: changing ``w[i, j]`` shifts pre-activation ``a[:, j]`` by
+    ``scale * d * x[:, i]``; its ReLU output change moves every logit by ``scale_out * dh * w_out[j, :]``; the loss
+    change costs O(batch x classes) per candidate. ``z_new`` is a (batch, classes) work buffer."""
+    n_acc = 0
+    batch, classes = z.shape
+    for k in range(cand_i.size):
+        i, j, v = cand_i[k], cand_j[k], cand_v[k]
+        d = scale * (v - w[i, j])
+        delta = 0.0
+        for b in range(batch):
+            if x[b, i] == 0.0:
+                continue
+            a_new = a[b, j] + d * x[b, i]
+            dh = max(a_new, 0.0) - max(a[b, j], 0.0)
+            if dh == 0.0:
+                continue
+            for c in range(classes):
+                z_new[b, c] = z[b, c] + scale_out * dh * w_out[j, c]
+            lse_new = _logsumexp_row(z_new, b)
+            delta += (lse_new - z_new[b, y[b]]) - (lse[b] - z[b, y[b]])
+        if delta < -tol:
+            accepted[k] = 1
+            n_acc += 1
+            for b in range(batch):
+                if x[b, i] == 0.0:
+                    continue
+                a_new = a[b, j] + d * x[b, i]
+                dh = max(a_new, 0.0) - max(a[b, j], 0.0)
+                a[b, j] = a_new
+                if dh != 0.0:
+                    for c in range(classes):
+                        z[b, c] += scale_out * dh * w_out[j, c]
+                    lse[b] = _logsumexp_row(z, b)
+            w[i, j] = v
+        else:
+            accepted[k] = 0
+    return n_acc

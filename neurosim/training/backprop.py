@@ -1,0 +1,60 @@
+"""Backward pass of on-chip training: from the chip's forward caches to weight and bias gradients.
+
+The forward pass runs on the chip (noisy, quantised, counted). The backward pass is digital: errors travel down
+through ``scale x codes`` the chip holds, and weight gradients are outer products of the DAC-quantised inputs the
+crossbars saw with those errors. Its events are counted: the transposed crossbar reads that carry errors down
+(priced like forward MVMs, for every analog layer but the first) and one digital accumulate per gradient term.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..nn.grad_ops import col2im, maxpool_backward
+from .base import TrainingView
+
+
+def backward(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list[int] | None = None,
+             count: bool = True) -> dict[int, dict[str, np.ndarray]]:
+    """Gradients ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` of the analog layers in ``layers`` (default all).
+
+    Parameters
+    ----------
+    caches : list
+        From :meth:`TrainingView.trace`.
+    dlogits : ndarray
+        Gradient of the loss with respect to the logits.
+    """
+    model = view.model
+    wanted = set(view.analog_layers() if layers is None else layers)
+    lowest = min(wanted)
+    grads: dict[int, dict[str, np.ndarray]] = {}
+    dout = dlogits
+    batch = dlogits.shape[0]
+    macs = 0
+    for i in range(len(model.layers) - 1, lowest - 1, -1):
+        layer, cache = model.layers[i], caches[i]
+        if layer.analog:
+            rows, mask, x_shape = cache[:3]
+            if mask is not None:
+                dout = dout * mask.reshape(dout.shape)
+            dz = dout.reshape(-1, layer.fan_out)
+            if i in wanted:
+                grads[i] = {"w": rows.T @ dz, "b": dz.sum(axis=0)}
+                macs += rows.shape[0] * layer.fan_in * layer.fan_out
+            if i == lowest:
+                break
+            w = view.codes(i).reshape(layer.fan_in, layer.fan_out) * view.scale(i)
+            drows = dz @ w.T
+            dout = drows.reshape(x_shape) if layer.kind == "dense" else col2im(
+                drows.reshape(x_shape[0], *layer.output_shape(tuple(x_shape[1:]))[:2], -1), x_shape, layer.kernel,
+                layer.stride, layer.padding)
+        elif layer.kind == "maxpool2d":
+            idx, x_shape = cache
+            dout = maxpool_backward(dout, idx, x_shape, layer.size)
+        else:
+            dout = dout.reshape(cache)
+    if count:
+        view.count(neuron_updates=macs)
+        view.count_backward(batch, lowest)
+    return grads

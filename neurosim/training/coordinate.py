@@ -1,0 +1,167 @@
+"""CoNNTrA-style coordinate descent on discrete weights (Date et al., 2020; ALGORITHMS.md section 3).
+
+Weights stay in their discrete set (ternary: {-1, 0, +1} times the layer scale); there are no gradients to store
+and no latent float weights. Each step, on one mini-batch:
+
+1. the chip runs the forward pass (counted); its pre-activations and logits are cached (aux memory);
+2. ``candidates`` coordinates per trained layer are drawn at random and scored by their gradient, computed for
+   those coordinates only (``x[:, i] . delta[:, j]``), which is what "coordinate gradient descent" suggests;
+3. the ``evaluations`` best-scored coordinates each get the neighbouring value in the direction of descent,
+   evaluated exactly on the cached pre-activations (O(batch) per candidate for the output layer, O(batch x classes)
+   for the hidden layer below it, in numba) and kept only if the mini-batch loss drops;
+4. only the weights that changed are requested, so a write happens only on a real change.
+
+Biases (aux memory) follow a plain gradient step. The output layer and the hidden dense layer below it are
+trained (the usual MLP); other layers keep their weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..nn.grad_ops import softmax_cross_entropy
+from ..nn.quantize import max_code
+from . import _kernels
+from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
+
+FLOAT_BYTES = 4
+
+
+@dataclass
+class _CoordState:
+    rng: np.random.Generator
+    layers: list[int]  # trained layers, output layer last
+
+
+@register
+class CoordinateTrainer(Trainer):
+    """Coordinate descent on discrete weights (CoNNTrA).
+
+    Parameters
+    ----------
+    candidates : int
+        Coordinates drawn per layer and step, scored by their gradient.
+    evaluations : int
+        Best-scored coordinates evaluated exactly per layer and step.
+    tol : float
+        A change is kept when the mini-batch's summed loss drops by more than this.
+    bias_lr : float
+        Step size of the biases' gradient step.
+    """
+
+    name = "coordinate"
+
+    def __init__(self, candidates: int = 4096, evaluations: int = 512, tol: float = 0.0, bias_lr: float = 0.01):
+        self.candidates = check_positive("candidates", candidates, integer=True)
+        self.evaluations = check_positive("evaluations", evaluations, integer=True)
+        self.tol = check_positive("tol", tol, allow_zero=True)
+        self.bias_lr = check_positive("bias_lr", bias_lr, allow_zero=True)
+
+    def _trained_layers(self, view: TrainingView) -> list[int]:
+        analog = view.analog_layers()
+        model = view.model
+        last = analog[-1]
+        if model.layers[last].kind != "dense":
+            raise TrainingError(f"trainer 'coordinate' needs a dense output layer (layer {last} is "
+                                f"{model.layers[last].kind})")
+        layers = [last]
+        if len(analog) > 1:
+            below = analog[-2]
+            between = [model.layers[i].kind for i in range(below + 1, last)]
+            if model.layers[below].kind == "dense" and model.layers[below].activation == "relu" and not between:
+                layers.insert(0, below)
+        return layers
+
+    def aux_memory(self, view: TrainingView, batch_size: int) -> dict[str, int]:
+        layers = self._trained_layers(view)
+        model = view.model
+        classes = model.layers[layers[-1]].fan_out
+        hidden = model.layers[layers[0]].fan_out if len(layers) > 1 else 0
+        outputs = sum(model.layers[i].fan_out for i in layers)
+        return {
+            # logits, log-sum-exp, their gradient, hidden pre-activations and their gradient (float32)
+            "cached_preactivations": batch_size * (3 * classes + 1 + 2 * hidden) * FLOAT_BYTES,
+            "candidates": self.candidates * len(layers) * (2 * 4 + 1 + FLOAT_BYTES),
+            "biases": outputs * FLOAT_BYTES,
+        }
+
+    def init(self, view: TrainingView, x_train: np.ndarray, y_train: np.ndarray, seed: int) -> _CoordState:
+        return _CoordState(rng=np.random.default_rng(seed), layers=self._trained_layers(view))
+
+    def _propose(self, rng: np.random.Generator, w: np.ndarray, grad_of: Any, top: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Draw candidates, score them by gradient, keep the best feasible moves (one level against the gradient)."""
+        n_in, n_out = w.shape
+        k = min(self.candidates, n_in * n_out)
+        flat = rng.choice(n_in * n_out, size=k, replace=False) if k < n_in * n_out else np.arange(n_in * n_out)
+        ii, jj = flat // n_out, flat % n_out
+        g = grad_of(ii, jj)
+        v = np.clip(w[ii, jj] - np.sign(g), -top, top).astype(w.dtype)
+        feasible = (v != w[ii, jj]) & (g != 0)
+        order = np.argsort(-np.abs(g) * feasible, kind="stable")[: min(self.evaluations, int(feasible.sum()))]
+        return ii[order].astype(np.int64), jj[order].astype(np.int64), v[order], k
+
+    def step(self, batch: Batch, state: _CoordState, view: TrainingView) -> tuple[WriteRequest, _CoordState]:
+        model = view.model
+        logits, caches = view.trace(batch.x)
+        y = batch.y.astype(np.int64)
+        _, dlogits = softmax_cross_entropy(logits, y)
+        z = logits.astype(np.float64)
+        m = z.max(axis=1, keepdims=True)
+        lse = (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+        request = WriteRequest()
+        out_i = state.layers[-1]
+        out_layer = model.layers[out_i]
+        w_out = view.codes(out_i).astype(np.float64)
+        s_out = view.scale(out_i)
+        h = caches[out_i][0].astype(np.float64)
+        evaluated = 0
+        # hidden layer first: its candidates are judged with the output weights as they are now
+        if len(state.layers) > 1:
+            hid_i = state.layers[0]
+            hid = model.layers[hid_i]
+            x_rows = caches[hid_i][0].astype(np.float64)
+            a = caches[hid_i][3].astype(np.float64).copy()
+            w_hid = view.codes(hid_i).astype(np.float64)
+            s_hid = view.scale(hid_i)
+            da = (dlogits @ (w_out * s_out).T) * (a > 0)
+            ii, jj, vv, drawn = self._propose(state.rng, w_hid, lambda i, j: s_hid * np.einsum(
+                "bk,bk->k", x_rows[:, i], da[:, j]), max_code(hid.weight_bits))
+            accepted = np.zeros(ii.size, dtype=np.uint8)
+            before = w_hid.copy()
+            _kernels.coordinate_hidden_layer(x_rows, a, z, lse, y, w_hid, s_hid, w_out, s_out, ii, jj,
+                                             vv.astype(np.float64), self.tol, accepted, np.empty_like(z))
+            self._collect(request, hid_i, before, w_hid, ii, jj, accepted)
+            request.biases[hid_i] = view.bias(hid_i) - self.bias_lr * da.sum(axis=0)
+            view.count(neuron_updates=drawn * len(y) + ii.size * len(y) * out_layer.fan_out)
+            evaluated += ii.size
+            # the output layer sees the hidden activations after the accepted changes
+            h = np.maximum(a, 0.0)
+        ii, jj, vv, drawn = self._propose(state.rng, w_out, lambda i, j: s_out * np.einsum(
+            "bk,bk->k", h[:, i], dlogits[:, j]), max_code(out_layer.weight_bits))
+        accepted = np.zeros(ii.size, dtype=np.uint8)
+        before = w_out.copy()
+        _kernels.coordinate_last_layer(h, z, lse, y, w_out, s_out, ii, jj, vv.astype(np.float64), self.tol,
+                                       accepted)
+        self._collect(request, out_i, before, w_out, ii, jj, accepted)
+        request.biases[out_i] = view.bias(out_i) - self.bias_lr * dlogits.sum(axis=0)
+        view.count(neuron_updates=drawn * len(y) + ii.size * len(y))
+        evaluated += ii.size
+        # the caches are written once and read once per evaluated candidate
+        cache_bytes = sum(self.aux_memory(view, len(y)).values())
+        view.count(aux_bytes_written=cache_bytes, aux_bytes_read=cache_bytes + evaluated * len(y) * FLOAT_BYTES)
+        return request, state
+
+    @staticmethod
+    def _collect(request: WriteRequest, index: int, before: np.ndarray, after: np.ndarray, ii: np.ndarray,
+                 jj: np.ndarray, accepted: np.ndarray) -> None:
+        keep = accepted.astype(bool)
+        if not keep.any():
+            return
+        flat = np.unique(ii[keep] * before.shape[1] + jj[keep])
+        changed = flat[after.reshape(-1)[flat] != before.reshape(-1)[flat]]
+        if changed.size:
+            request.updates[index] = (changed, after.reshape(-1)[changed].astype(np.int64))

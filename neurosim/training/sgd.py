@@ -1,0 +1,168 @@
+"""Gradient baselines: straight-through SGD with latent float weights, and NVM-only SGD without them.
+
+``sgd`` (ALGORITHMS.md section 1): latent float32 weights live in auxiliary memory; the chip computes the forward
+pass with the quantised weights it holds; the gradient passes straight through to the latent weights (Adam or
+momentum); after every update the re-quantised weights (TWN ternary, or k-bit uniform) are requested for the whole
+layer, so read-before-write programs only the cells whose level changed.
+
+``nvm_sgd``: no latent copy. Each step requests ``round(codes - lr * grad / scale)`` at the stored precision, so an
+update below half a level is lost: the write-heavy, accuracy-poor baseline of the low-rank training paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..nn.grad_ops import softmax_cross_entropy
+from ..nn.quantize import max_code, quantize_symmetric
+from .backprop import backward
+from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
+
+FLOAT_BYTES = 4  # aux memory holds float32
+
+
+def _activation_bytes(view: TrainingView, batch_size: int) -> int:
+    """Working memory of one forward/backward pass: each analog layer's outputs and their errors (float32)."""
+    shapes = view.model.input_shapes()
+    total = 0
+    for i in view.analog_layers():
+        out = view.model.layers[i].output_shape(shapes[i])
+        total += 2 * int(np.prod(out))
+    return total * batch_size * FLOAT_BYTES
+
+
+@dataclass
+class _SGDState:
+    latent: dict[int, np.ndarray]
+    m: dict[int, np.ndarray]
+    v: dict[int, np.ndarray]
+    bias_m: dict[int, np.ndarray]
+    bias_v: dict[int, np.ndarray]
+    t: int
+
+
+@register
+class SGDTrainer(Trainer):
+    """Straight-through SGD with latent float weights in auxiliary memory.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate.
+    optimizer : {"adam", "momentum"}
+        Update rule of the latent weights (Adam keeps two extra buffers per weight, momentum one).
+    momentum : float
+        Momentum coefficient (``optimizer="momentum"``) or Adam's beta1.
+    """
+
+    name = "sgd"
+
+    def __init__(self, lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9):
+        self.lr = check_positive("lr", lr)
+        if optimizer not in ("adam", "momentum"):
+            raise TrainingError(f"hyper-parameter 'optimizer' must be 'adam' or 'momentum' (got {optimizer!r})")
+        self.optimizer = optimizer
+        self.momentum = check_positive("momentum", momentum, allow_zero=True)
+        if self.momentum >= 1:
+            raise TrainingError(f"hyper-parameter 'momentum' must be < 1 (got {momentum!r})")
+
+    def _buffers_per_weight(self) -> int:
+        return 3 if self.optimizer == "adam" else 2
+
+    def aux_memory(self, view: TrainingView, batch_size: int) -> dict[str, int]:
+        weights = sum(view.model.layers[i].codes.size for i in view.analog_layers())
+        outputs = sum(view.model.layers[i].fan_out for i in view.analog_layers())
+        return {"latent_weights_and_optimizer": weights * self._buffers_per_weight() * FLOAT_BYTES,
+                "biases_and_optimizer": outputs * self._buffers_per_weight() * FLOAT_BYTES,
+                "activations_and_errors": _activation_bytes(view, batch_size)}
+
+    def init(self, view: TrainingView, x_train: np.ndarray, y_train: np.ndarray, seed: int) -> _SGDState:
+        latent = {i: (view.codes(i) * view.scale(i)).astype(np.float32) for i in view.analog_layers()}
+        zeros = {i: np.zeros_like(w) for i, w in latent.items()}
+        return _SGDState(latent=latent, m=zeros, v={i: np.zeros_like(w) for i, w in latent.items()},
+                         bias_m={i: np.zeros(view.model.layers[i].fan_out) for i in latent},
+                         bias_v={i: np.zeros(view.model.layers[i].fan_out) for i in latent}, t=0)
+
+    def _update(self, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, t: int) -> np.ndarray:
+        if self.optimizer == "adam":
+            m *= self.momentum
+            m += (1 - self.momentum) * grad
+            v *= 0.999
+            v += 0.001 * grad * grad
+            m_hat = m / (1 - self.momentum ** t)
+            v_hat = v / (1 - 0.999 ** t)
+            return param - self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+        m *= self.momentum
+        m += grad
+        return param - self.lr * m
+
+    def step(self, batch: Batch, state: _SGDState, view: TrainingView) -> tuple[WriteRequest, _SGDState]:
+        logits, caches = view.trace(batch.x)
+        _, dlogits = softmax_cross_entropy(logits, batch.y)
+        grads = backward(view, caches, dlogits)
+        state.t += 1
+        request = WriteRequest()
+        per_weight = self._buffers_per_weight() * FLOAT_BYTES
+        for i, g in grads.items():
+            layer = view.model.layers[i]
+            w = state.latent[i]
+            state.latent[i] = self._update(w, g["w"].reshape(w.shape).astype(np.float32), state.m[i], state.v[i],
+                                           state.t).astype(np.float32)
+            codes, scale = quantize_symmetric(state.latent[i], layer.weight_bits)
+            bias = self._update(view.bias(i), g["b"], state.bias_m[i], state.bias_v[i], state.t)
+            request.codes[i] = codes
+            request.scales[i] = scale
+            request.biases[i] = bias
+            # latent weights and optimizer buffers are read and written once per step
+            view.count(aux_bytes_read=w.size * per_weight, aux_bytes_written=w.size * per_weight)
+        return request, state
+
+
+@dataclass
+class _NVMState:
+    rng: np.random.Generator
+
+
+@register
+class NVMSGDTrainer(Trainer):
+    """SGD without latent weights: every step writes ``round(codes - lr * grad / scale)``.
+
+    Parameters
+    ----------
+    lr : float
+        Learning rate in weight units; the update in code units is ``lr * grad / scale``, rounded to the nearest
+        level, so updates below half a level are lost.
+    bias_lr : float
+        Learning rate of the biases (aux memory, plain SGD).
+    """
+
+    name = "nvm_sgd"
+
+    def __init__(self, lr: float = 1.0, bias_lr: float = 0.01):
+        self.lr = check_positive("lr", lr)
+        self.bias_lr = check_positive("bias_lr", bias_lr, allow_zero=True)
+
+    def aux_memory(self, view: TrainingView, batch_size: int) -> dict[str, int]:
+        outputs = sum(view.model.layers[i].fan_out for i in view.analog_layers())
+        return {"biases": outputs * FLOAT_BYTES, "activations_and_errors": _activation_bytes(view, batch_size)}
+
+    def init(self, view: TrainingView, x_train: np.ndarray, y_train: np.ndarray, seed: int) -> _NVMState:
+        return _NVMState(rng=np.random.default_rng(seed))
+
+    def step(self, batch: Batch, state: Any, view: TrainingView) -> tuple[WriteRequest, Any]:
+        logits, caches = view.trace(batch.x)
+        _, dlogits = softmax_cross_entropy(logits, batch.y)
+        grads = backward(view, caches, dlogits)
+        request = WriteRequest()
+        for i, g in grads.items():
+            layer = view.model.layers[i]
+            top = max_code(layer.weight_bits)
+            codes = view.codes(i)
+            step = self.lr * g["w"].reshape(codes.shape) / view.scale(i)
+            request.codes[i] = np.clip(np.rint(codes - step), -top, top).astype(codes.dtype)
+            request.biases[i] = view.bias(i) - self.bias_lr * g["b"]
+            view.count(aux_bytes_read=layer.fan_out * FLOAT_BYTES, aux_bytes_written=layer.fan_out * FLOAT_BYTES)
+        return request, state
