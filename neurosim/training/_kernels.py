@@ -94,3 +94,22 @@ def coordinate_hidden_layer(x, a, z, lse, y, w, scale, w_out, scale_out, cand_i,
         else:
             accepted[k] = 0
     return n_acc
+
+
+@nb.njit(cache=True, nogil=True)
+def hidden_gradients(x, a, dz, w_out, scale_out, cand_i, cand_j, out):
+    """Loss gradient of hidden weights ``(cand_i[k], cand_j[k])`` without a (batch, hidden) error buffer:
+    ``sum_b x[b, i] * [a[b, j] > 0] * (dz[b, :] . w_out[j, :]) * scale_out`` (times the layer scale by the
+    caller)."""
+    batch, classes = dz.shape
+    for k in range(cand_i.size):
+        i, j = cand_i[k], cand_j[k]
+        g = 0.0
+        for b in range(batch):
+            if x[b, i] == 0.0 or a[b, j] <= 0.0:
+                continue
+            e = 0.0
+            for c in range(classes):
+                e += dz[b, c] * w_out[j, c]
+            g += x[b, i] * e
+        out[k] = g * scale_out

@@ -48,3 +48,8 @@ def coordinate_hidden_layer_numpy(x, a, z, lse, y, w, scale, w_out, scale_out, c
         else:
             accepted[k] = 0
     return n_acc
+
+
+def hidden_gradients_numpy(x, a, dz, w_out, scale_out, cand_i, cand_j, out):
+    da = (dz @ w_out.T) * (a > 0) * scale_out
+    out[:] = np.einsum("bk,bk->k", x[:, cand_i], da[:, cand_j])

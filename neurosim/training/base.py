@@ -106,6 +106,7 @@ class Trainer(ABC):
     """Base class of on-chip trainers. Subclasses set ``name`` and implement :meth:`init` and :meth:`step`."""
 
     name: ClassVar[str]
+    default_batch_size: ClassVar[int] = 64  # mini-batch size the trainer is tuned for (the loop's default)
 
     def get_params(self) -> dict[str, Any]:
         """Constructor hyper-parameters (name -> value), for the run record."""

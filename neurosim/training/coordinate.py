@@ -45,20 +45,30 @@ class CoordinateTrainer(Trainer):
     candidates : int
         Coordinates drawn per layer and step, scored by their gradient.
     evaluations : int
-        Best-scored coordinates evaluated exactly per layer and step.
+        Best-scored coordinates evaluated exactly per step, shared between the trained layers in proportion to
+        the square root of their weight counts (at least one each): a small output layer gets a larger share per
+        weight than the big hidden layer, without being rewritten over and over.
     tol : float
         A change is kept when the mini-batch's summed loss drops by more than this.
     bias_lr : float
         Step size of the biases' gradient step.
+    decay : float
+        Evaluations per step shrink by this factor every epoch (at least one per layer): fewer, surer changes as
+        training settles, the discrete analogue of a decaying learning rate.
     """
 
     name = "coordinate"
+    default_batch_size = 192  # loss evaluations on a bigger batch are less noisy; caches stay small
 
-    def __init__(self, candidates: int = 4096, evaluations: int = 512, tol: float = 0.0, bias_lr: float = 0.01):
+    def __init__(self, candidates: int = 1024, evaluations: int = 192, tol: float = 0.0, bias_lr: float = 0.01,
+                 decay: float = 0.85):
         self.candidates = check_positive("candidates", candidates, integer=True)
         self.evaluations = check_positive("evaluations", evaluations, integer=True)
         self.tol = check_positive("tol", tol, allow_zero=True)
         self.bias_lr = check_positive("bias_lr", bias_lr, allow_zero=True)
+        self.decay = check_positive("decay", decay)
+        if self.decay > 1:
+            raise TrainingError(f"hyper-parameter 'decay' must be in (0, 1] (got {decay!r})")
 
     def _trained_layers(self, view: TrainingView) -> list[int]:
         analog = view.analog_layers()
@@ -82,16 +92,25 @@ class CoordinateTrainer(Trainer):
         hidden = model.layers[layers[0]].fan_out if len(layers) > 1 else 0
         outputs = sum(model.layers[i].fan_out for i in layers)
         return {
-            # logits, log-sum-exp, their gradient, hidden pre-activations and their gradient (float32)
-            "cached_preactivations": batch_size * (3 * classes + 1 + 2 * hidden) * FLOAT_BYTES,
-            "candidates": self.candidates * len(layers) * (2 * 4 + 1 + FLOAT_BYTES),
+            # logits, their gradient, log-sum-exp and hidden pre-activations (float32); hidden weight gradients
+            # are computed per candidate, so no (batch, hidden) error buffer is kept
+            "cached_preactivations": batch_size * (2 * classes + 1 + hidden) * FLOAT_BYTES,
+            # one layer's candidates at a time: indices (2 x int32), new value (int8), score (float32)
+            "candidates": self.candidates * (2 * 4 + 1 + FLOAT_BYTES),
+            "work_buffer": batch_size * classes * FLOAT_BYTES,
             "biases": outputs * FLOAT_BYTES,
         }
 
     def init(self, view: TrainingView, x_train: np.ndarray, y_train: np.ndarray, seed: int) -> _CoordState:
         return _CoordState(rng=np.random.default_rng(seed), layers=self._trained_layers(view))
 
-    def _propose(self, rng: np.random.Generator, w: np.ndarray, grad_of: Any, top: int
+    def _evaluations(self, view: TrainingView, layers: list[int], epoch: int) -> dict[int, int]:
+        sizes = {i: np.sqrt(view.model.layers[i].codes.size) for i in layers}
+        total = sum(sizes.values())
+        budget = self.evaluations * self.decay ** max(epoch - 1, 0)
+        return {i: max(1, int(round(budget * n / total))) for i, n in sizes.items()}
+
+    def _propose(self, rng: np.random.Generator, w: np.ndarray, grad_of: Any, top: int, evaluations: int
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Draw candidates, score them by gradient, keep the best feasible moves (one level against the gradient)."""
         n_in, n_out = w.shape
@@ -101,7 +120,7 @@ class CoordinateTrainer(Trainer):
         g = grad_of(ii, jj)
         v = np.clip(w[ii, jj] - np.sign(g), -top, top).astype(w.dtype)
         feasible = (v != w[ii, jj]) & (g != 0)
-        order = np.argsort(-np.abs(g) * feasible, kind="stable")[: min(self.evaluations, int(feasible.sum()))]
+        order = np.argsort(-np.abs(g) * feasible, kind="stable")[: min(evaluations, int(feasible.sum()))]
         return ii[order].astype(np.int64), jj[order].astype(np.int64), v[order], k
 
     def step(self, batch: Batch, state: _CoordState, view: TrainingView) -> tuple[WriteRequest, _CoordState]:
@@ -119,6 +138,7 @@ class CoordinateTrainer(Trainer):
         s_out = view.scale(out_i)
         h = caches[out_i][0].astype(np.float64)
         evaluated = 0
+        budget = self._evaluations(view, state.layers, batch.epoch)
         # hidden layer first: its candidates are judged with the output weights as they are now
         if len(state.layers) > 1:
             hid_i = state.layers[0]
@@ -127,21 +147,29 @@ class CoordinateTrainer(Trainer):
             a = caches[hid_i][3].astype(np.float64).copy()
             w_hid = view.codes(hid_i).astype(np.float64)
             s_hid = view.scale(hid_i)
-            da = (dlogits @ (w_out * s_out).T) * (a > 0)
-            ii, jj, vv, drawn = self._propose(state.rng, w_hid, lambda i, j: s_hid * np.einsum(
-                "bk,bk->k", x_rows[:, i], da[:, j]), max_code(hid.weight_bits))
+
+            def hidden_grad(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+                g = np.empty(i.size)
+                _kernels.hidden_gradients(x_rows, a, dlogits, w_out, s_out, i.astype(np.int64), j.astype(np.int64),
+                                          g)
+                return s_hid * g
+
+            ii, jj, vv, drawn = self._propose(state.rng, w_hid, hidden_grad, max_code(hid.weight_bits),
+                                              budget[hid_i])
             accepted = np.zeros(ii.size, dtype=np.uint8)
             before = w_hid.copy()
             _kernels.coordinate_hidden_layer(x_rows, a, z, lse, y, w_hid, s_hid, w_out, s_out, ii, jj,
                                              vv.astype(np.float64), self.tol, accepted, np.empty_like(z))
             self._collect(request, hid_i, before, w_hid, ii, jj, accepted)
-            request.biases[hid_i] = view.bias(hid_i) - self.bias_lr * da.sum(axis=0)
-            view.count(neuron_updates=drawn * len(y) + ii.size * len(y) * out_layer.fan_out)
+            # bias gradient of the hidden units: one pass over the batch, no (batch, hidden) buffer kept
+            request.biases[hid_i] = view.bias(hid_i) - self.bias_lr * (
+                ((dlogits @ (w_out * s_out).T) * (caches[hid_i][3] > 0)).sum(axis=0))
+            view.count(neuron_updates=drawn * len(y) * (out_layer.fan_out + 1) + ii.size * len(y) * out_layer.fan_out)
             evaluated += ii.size
             # the output layer sees the hidden activations after the accepted changes
             h = np.maximum(a, 0.0)
         ii, jj, vv, drawn = self._propose(state.rng, w_out, lambda i, j: s_out * np.einsum(
-            "bk,bk->k", h[:, i], dlogits[:, j]), max_code(out_layer.weight_bits))
+            "bk,bk->k", h[:, i], dlogits[:, j]), max_code(out_layer.weight_bits), budget[out_i])
         accepted = np.zeros(ii.size, dtype=np.uint8)
         before = w_out.copy()
         _kernels.coordinate_last_layer(h, z, lse, y, w_out, s_out, ii, jj, vv.astype(np.float64), self.tol,

@@ -60,7 +60,7 @@ class SGDTrainer(Trainer):
 
     name = "sgd"
 
-    def __init__(self, lr: float = 1e-3, optimizer: str = "adam", momentum: float = 0.9):
+    def __init__(self, lr: float = 3e-3, optimizer: str = "adam", momentum: float = 0.9):
         self.lr = check_positive("lr", lr)
         if optimizer not in ("adam", "momentum"):
             raise TrainingError(f"hyper-parameter 'optimizer' must be 'adam' or 'momentum' (got {optimizer!r})")
