@@ -115,6 +115,55 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_params(items: list[str]) -> dict:
+    """``key=value`` pairs; values are read as JSON when they parse (numbers, true/false), else as text."""
+    import json
+
+    from .training import TrainingError
+
+    params = {}
+    for item in items:
+        if "=" not in item:
+            raise TrainingError(f"--param takes key=value (got {item!r})")
+        key, text = item.split("=", 1)
+        try:
+            params[key] = json.loads(text)
+        except json.JSONDecodeError:
+            params[key] = text
+    return params
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .chip import Chip
+    from .data import load_dataset
+    from .nn import load_model
+    from .nn.spec import is_spec, model_from_spec
+    from .training import make_trainer, train
+    from .training.progress import ProgressBar, summary_table
+
+    data = load_dataset(args.data, seed=args.seed)
+    trainer = make_trainer(args.trainer, **_parse_params(args.param))
+    if is_spec(args.model):
+        model = model_from_spec(args.model, data.input_shape, data.n_classes, seed=args.seed,
+                                weight_bits=args.weight_bits)
+    else:
+        model = load_model(args.model)
+    chip = Chip(args.profile, model, seed=args.seed)
+    batch = args.batch_size or trainer.default_batch_size
+    print(f"training {model.name} on {chip.profile.name} with {trainer!r}, data {data.describe()}, "
+          f"batch {batch}, {args.epochs} epochs, seed {args.seed}", file=sys.stderr)
+    record = train(chip, trainer, data, epochs=args.epochs, batch_size=batch, seed=args.seed,
+                   progress=None if args.quiet else ProgressBar(trainer.name),
+                   run_info={"model_spec": args.model, "command": "train"})
+    if args.out:
+        print(f"run record written to {record.save(args.out)}")
+    print(summary_table([record]))
+    if record.final.cells_failed:
+        print(f"note: {record.final.cells_failed} cells wore out during training and are stuck "
+              f"(training continued on them)")
+    return 0
+
+
 def _write_json(path: str, data: dict) -> None:
     import json
 
@@ -185,6 +234,25 @@ def build_parser() -> argparse.ArgumentParser:
     p_inf.add_argument("--seed", type=int, default=0)
     p_inf.add_argument("--quiet", action="store_true", help="no progress line")
     p_inf.set_defaults(func=_cmd_infer)
+
+    from .training import TRAINERS
+
+    p_tr = sub.add_parser("train", help="train on the simulated chip: accuracy, writes, energy, aux memory, lifetime")
+    p_tr.add_argument("--trainer", required=True, choices=sorted(TRAINERS))
+    p_tr.add_argument("--model", required=True,
+                      help="layer sizes for a fresh seeded MLP (e.g. 784-128-10), a shipped model name, or a path")
+    p_tr.add_argument("--profile", default="rram_hfo2", help="shipped profile name or path (default rram_hfo2)")
+    p_tr.add_argument("--data", default="digits", help="iris, digits, wine, breast_cancer, mnist or mnist:PATH")
+    p_tr.add_argument("--epochs", type=_positive_int, default=5)
+    p_tr.add_argument("--batch-size", type=_positive_int, default=None,
+                      help="samples per step (default: the trainer's own, e.g. 64 for sgd)")
+    p_tr.add_argument("--seed", type=int, default=0)
+    p_tr.add_argument("--weight-bits", type=int, default=2, help="bits of a fresh model's weights (2 = ternary)")
+    p_tr.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                      help="trainer hyper-parameter, repeatable (e.g. --param lr=0.01)")
+    p_tr.add_argument("--out", metavar="JSON", help="write the run record here")
+    p_tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    p_tr.set_defaults(func=_cmd_train)
     return parser
 
 

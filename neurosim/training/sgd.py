@@ -141,7 +141,7 @@ class NVMSGDTrainer(Trainer):
 
     name = "nvm_sgd"
 
-    def __init__(self, lr: float = 1.0, bias_lr: float = 0.01):
+    def __init__(self, lr: float = 3.0, bias_lr: float = 0.01):
         self.lr = check_positive("lr", lr)
         self.bias_lr = check_positive("bias_lr", bias_lr, allow_zero=True)
 
