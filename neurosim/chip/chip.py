@@ -59,7 +59,8 @@ class Chip:
         self.memory = NVMArray(self.mapping.n_cells, self.profile, seed=seed, ledger=self.ledger)
         self._stages = stage_events(self.mapping)
         self._latency = step_latencies(self.profile)
-        self._cache_key: tuple | None = None
+        self._cache_key: int | None = None
+        self._codes_cache: dict[int, tuple[int, np.ndarray]] = {}
         self._weights: dict[int, list[np.ndarray]] = {}
         self._sorted = {lt.layer: np.argsort(lt.cell_index.reshape(-1), kind="stable") for lt in self.mapping.tilings}
         # per-layer scale and bias live in the cores' digital registers, not in the NVM
@@ -157,7 +158,7 @@ class Chip:
 
     def effective_weights(self, index: int) -> list[np.ndarray]:
         """Analog value of each slice of layer ``index`` as the crossbar sees it: (fan_in, fan_out) per slice."""
-        key = (self.memory.steps, self.memory.clock_s)
+        key = self.memory.version
         if key != self._cache_key:
             read = self.memory.read()
             levels = self.profile.device.levels
@@ -177,13 +178,18 @@ class Chip:
         """The weight codes the chip currently holds for layer ``index`` (decoded from stored levels; stuck cells
         show up here as changed weights)."""
         lt = self._tiling(index)
+        cached = self._codes_cache.get(index)
+        if cached is not None and cached[0] == self.memory.version:
+            return cached[1].copy()
         stored = self.memory.stored_levels.astype(np.float64)
         ref = None
         if lt.ref_index is not None:
             ref = stored[lt.ref_index][:, np.arange(lt.fan_out) // lt.weights_per_tile]
         codes = lt.encoding.decode(stored[lt.cell_index], ref, lt.max_code, self.profile.device.levels)
-        return np.clip(np.rint(codes), -lt.max_code, lt.max_code).astype(np.int64).reshape(
+        codes = np.clip(np.rint(codes), -lt.max_code, lt.max_code).astype(np.int64).reshape(
             self.model.layers[index].codes.shape)
+        self._codes_cache[index] = (self.memory.version, codes)
+        return codes.copy()
 
     # ---------------------------------------------------------------------------------------------- inference
     def forward(self, x: Any, *, count: bool = True) -> np.ndarray:

@@ -66,6 +66,7 @@ class RunRecord:
     programming_ledger: dict[str, Any]
     checkpoints: list[dict[str, float]] = field(default_factory=list)
     run_info: dict[str, Any] = field(default_factory=dict)
+    write_map: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final(self) -> EpochRecord:
@@ -135,11 +136,30 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def write_map(chip: Any, start_counts: Any, max_side: int = 96) -> dict[str, Any]:
+    """Writes per weight of the largest analog layer since ``start_counts`` (the most written cell of each
+    weight), max-pooled to at most ``max_side`` x ``max_side`` blocks: the data of a write heat map."""
+    import numpy as np
+
+    delta = np.asarray(chip.memory.write_counts) - np.asarray(start_counts)
+    lt = max(chip.mapping.tilings, key=lambda t: t.fan_in * t.fan_out)
+    per_weight = delta[lt.cell_index].reshape(lt.fan_in, lt.fan_out, -1).max(axis=2)
+    bi, bj = -(-lt.fan_in // max_side), -(-lt.fan_out // max_side)
+    rows, cols = -(-lt.fan_in // bi), -(-lt.fan_out // bj)
+    padded = np.zeros((rows * bi, cols * bj), dtype=np.int64)
+    padded[: lt.fan_in, : lt.fan_out] = per_weight
+    pooled = padded.reshape(rows, bi, cols, bj).max(axis=(1, 3))
+    return {"layer": lt.layer, "shape": [lt.fan_in, lt.fan_out], "block": [bi, bj], "values": pooled.tolist()}
+
+
 def build_record(*, chip: Any, trainer: Any, data: Any, seed: int, batch_size: int, epochs: list[EpochRecord],
                  training_ledger: Ledger, steps: int, aux: dict[str, int], checkpoints: list[dict[str, float]],
-                 run_info: dict[str, Any]) -> RunRecord:
-    """Assemble the record of a finished run (called by the training loop)."""
+                 run_info: dict[str, Any], start_counts: Any = None,
+                 first_failure_step: int | None = None) -> RunRecord:
+    """Assemble the record of a finished run (called by the training loops). ``start_counts`` are the cells'
+    write counts when the run began, so that wear and lifetime count the run's own writes only."""
     summary = chip.memory.summary(steps=max(steps, 1))
+    lifetime = chip.memory.lifetime(steps=max(steps, 1), since=start_counts, first_failure_step=first_failure_step)
     model = chip.model
     return RunRecord(
         schema_version=SCHEMA_VERSION, package_version=__version__,
@@ -149,9 +169,10 @@ def build_record(*, chip: Any, trainer: Any, data: Any, seed: int, batch_size: i
         trainer={"name": trainer.name, "params": _json_safe(trainer.get_params())},
         data={"name": data.name, "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test))},
         seed=int(seed), batch_size=int(batch_size), steps=int(steps), epochs=epochs, aux_memory=dict(aux),
-        lifetime=summary.lifetime.to_dict(),
+        lifetime=lifetime.to_dict(),
         memory={"writes_total": training_ledger.writes_total, "writes_max_cell": epochs[-1].writes_max_cell,
                 "cells_failed": summary.cells_failed,
                 "cells_faulty_at_manufacture": summary.cells_faulty_at_manufacture},
         ledger=training_ledger.to_dict(), programming_ledger=chip.programming_ledger.to_dict(),
-        checkpoints=checkpoints, run_info={k: v for k, v in run_info.items() if k != "model_spec"})
+        checkpoints=checkpoints, run_info={k: v for k, v in run_info.items() if k != "model_spec"},
+        write_map=write_map(chip, start_counts) if start_counts is not None else {})

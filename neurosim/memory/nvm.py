@@ -183,6 +183,8 @@ class NVMArray:
         self._diff_buf = np.empty(n, dtype=np.int64)
         self.clock_s = 0.0
         self.steps = 0
+        self.version = 0  # bumped by anything that changes what a read returns (caches key on it)
+        self.disturbed_cells = 0  # cells changed by digital drift (not writes: no energy, no wear)
         self.first_failure_step: int | None = None
 
     # ------------------------------------------------------------------------------------------ the one door
@@ -252,6 +254,7 @@ class NVMArray:
         self._n_stuck += n_failed
         written = self._written_buf[:n_written].copy()
         self.steps += 1
+        self.version += 1
         if n_failed and self.first_failure_step is None:
             self.first_failure_step = self.steps
         if n_written:
@@ -336,6 +339,34 @@ class NVMArray:
         if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds >= 0):
             raise WriteRequestError(f"seconds must be a finite number >= 0 (got {seconds!r})")
         self.clock_s += float(seconds)
+        self.version += 1
+
+    # ------------------------------------------------------------------------------------ drift (not writes)
+    def analog_drift(self, sigma: float) -> None:
+        """Analog conductance drift: every cell's conductance takes a Gaussian random-walk step of ``sigma``
+        level steps (stored levels, write counts and energy are untouched; reads see the drift)."""
+        if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma >= 0):
+            raise WriteRequestError(f"sigma must be a finite number >= 0 (got {sigma!r})")
+        if sigma == 0:
+            return
+        if self._offsets.size == 0:
+            self._offsets = np.zeros(self.n_cells, dtype=np.float32)
+        self._offsets += sigma * self._rng.standard_normal(self.n_cells, dtype=np.float32)
+        self.version += 1
+
+    def digital_drift(self, rate: float) -> int:
+        """Digital drift: each healthy cell, with probability ``rate``, loses its level to another random level
+        (a retention failure or disturb, not a write: no energy, no wear). Returns how many cells changed."""
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and 0 <= rate <= 1):
+            raise WriteRequestError(f"rate must be a number in [0, 1] (got {rate!r})")
+        if rate == 0:
+            return 0
+        hit = np.flatnonzero((self._rng.random(self.n_cells) < rate) & (self._stuck == 0))
+        shift = self._rng.integers(1, self.levels, hit.size)
+        self._stored[hit] = ((self._stored[hit].astype(np.int64) + shift) % self.levels).astype(np.uint8)
+        self.disturbed_cells += int(hit.size)
+        self.version += 1
+        return int(hit.size)
 
     # --------------------------------------------------------------------------------------- read-only state
     @property
@@ -384,27 +415,37 @@ class NVMArray:
         counts, edges = np.histogram(w, bins=bins)
         return edges, counts
 
-    def lifetime(self, steps: int | None = None) -> LifetimeProjection:
+    def lifetime(self, steps: int | None = None, since: np.ndarray | None = None,
+                 first_failure_step: int | None = None) -> LifetimeProjection:
         """Project when the first cell wears out (see :class:`LifetimeProjection`).
 
         Parameters
         ----------
         steps : int, optional
             Update steps the writes were made over; default: the number of :meth:`program` calls.
+        since : ndarray, optional
+            Write counts at the start of the period (e.g. of a training run, after the initial programming):
+            rates count only the writes made since, and the projection counts steps from the period's start.
+        first_failure_step : int, optional
+            Overrides the recorded step of the first wear-out (callers counting their own steps).
         """
         steps = self.steps if steps is None else int(steps)
-        w, endurance = self._wear[:, 0].astype(np.int64), self._endurance
-        healthy_written = (w > 0) & (self._stuck == 0)
+        w = self._wear[:, 0].astype(np.int64)
+        start = np.zeros_like(w) if since is None else np.asarray(since, dtype=np.int64)
+        made = w - start
+        healthy_written = (made > 0) & (self._stuck == 0)
         if steps <= 0 or not healthy_written.any():
             life = math.inf
         else:
-            rate = w[healthy_written] / steps
-            life = float(np.min(endurance[healthy_written] / rate))
-        worst = int(w.max()) if w.size else 0
+            # from the period's start, cell i lasts (endurance_i - writes it had then) / its write rate
+            rate = made[healthy_written] / steps
+            life = float(np.min((self._endurance[healthy_written] - start[healthy_written]) / rate))
+        worst = int(made.max()) if made.size else 0
         median_life = math.inf if worst == 0 or steps <= 0 else self.profile.device.endurance_cycles * steps / worst
         return LifetimeProjection(steps_observed=steps, lifetime_steps=life,
                                   lifetime_steps_median_endurance=median_life,
-                                  first_failure_step=self.first_failure_step)
+                                  first_failure_step=self.first_failure_step if first_failure_step is None
+                                  else first_failure_step)
 
     def summary(self, steps: int | None = None) -> MemorySummary:
         """Write and wear statistics; ``steps`` as in :meth:`lifetime`."""

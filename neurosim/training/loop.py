@@ -104,6 +104,7 @@ def train(chip: Chip, trainer: Trainer, data: Dataset, *, epochs: int, batch_siz
     checkpoints: list[dict[str, float]] = []
     watch = _Stopwatch()
     step = 0
+    first_failure: int | None = None  # training step whose writes wore out the first cell
     steps_per_epoch = -(-len(x) // batch_size)
     failed_before = chip.memory.summary().cells_failed
     test_acc, test_loss = watch.evaluate(chip, data.x_test, data.y_test)
@@ -115,7 +116,9 @@ def train(chip: Chip, trainer: Trainer, data: Dataset, *, epochs: int, batch_siz
         for b in range(steps_per_epoch):
             idx = order[b * batch_size: (b + 1) * batch_size]
             request, state = trainer.step(Batch(x=x[idx], y=y[idx], step=step, epoch=epoch), state, view)
-            apply_request(chip, request)
+            result = apply_request(chip, request)
+            if result is not None and result.newly_failed and first_failure is None:
+                first_failure = step + 1
             step += 1
             if steps_per_eval and step % steps_per_eval == 0:
                 acc, _ = watch.evaluate(chip, data.x_test, data.y_test)
@@ -136,7 +139,7 @@ def train(chip: Chip, trainer: Trainer, data: Dataset, *, epochs: int, batch_siz
         failed_before = failed
     return build_record(chip=chip, trainer=trainer, data=data, seed=seed, batch_size=batch_size, epochs=epochs_out,
                         training_ledger=chip.ledger - start_ledger, steps=step, aux=aux, checkpoints=checkpoints,
-                        run_info=run_info or {})
+                        run_info=run_info or {}, start_counts=start_counts, first_failure_step=first_failure)
 
 
 def _epoch_record(chip: Chip, epoch: int, steps: int, train_acc: float, train_loss: float, test_acc: float,

@@ -140,8 +140,9 @@ class NVMSGDTrainer(Trainer):
     """
 
     name = "nvm_sgd"
+    default_batch_size = 1  # per-sample SGD, the setting of the low-rank training paper
 
-    def __init__(self, lr: float = 3.0, bias_lr: float = 0.01):
+    def __init__(self, lr: float = 0.15, bias_lr: float = 0.01):
         self.lr = check_positive("lr", lr)
         self.bias_lr = check_positive("bias_lr", bias_lr, allow_zero=True)
 
