@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from . import __version__
@@ -141,6 +142,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .training import make_trainer, train
     from .training.progress import ProgressBar, summary_table
 
+    if args.out and Path(args.out).is_dir():  # fail before training, not after
+        from .experiments.record import RecordError
+
+        raise RecordError(f"{args.out}: is a folder; --out takes a file name for the run record")
     data = load_dataset(args.data, seed=args.seed)
     trainer = make_trainer(args.trainer, **_parse_params(args.param))
     if is_spec(args.model):
@@ -161,6 +166,37 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if record.final.cells_failed:
         print(f"note: {record.final.cells_failed} cells wore out during training and are stuck "
               f"(training continued on them)")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .data.streams import Scenario
+    from .experiments.compare import CompareSpec, format_table, run_compare
+    from .training import TRAINERS, TrainingError
+
+    params: dict[str, dict] = {}
+    for item in args.param:
+        head, _, rest = item.partition(".")
+        if not rest or "=" not in rest:
+            raise TrainingError(f"--param takes TRAINER.KEY=VALUE (got {item!r})")
+        params.setdefault(head, {}).update(_parse_params([rest]))
+    trainers = args.trainers or sorted(TRAINERS)
+    for name in params:
+        if name not in trainers:
+            raise TrainingError(f"--param names trainer {name!r}, which is not compared ({', '.join(trainers)})")
+    scenario = None
+    if args.scenario != "none" or args.analog_drift or args.digital_drift:
+        scenario = Scenario(shift=args.scenario, analog_drift=args.analog_drift, digital_drift=args.digital_drift,
+                            seed=args.seed)
+    spec = CompareSpec(trainers=trainers, profile=args.profile, data=args.data, model=args.model, epochs=args.epochs,
+                       seed=args.seed, weight_bits=args.weight_bits, scenario=scenario, params=params)
+    setting = (f"online adaptation, shift {scenario.shift}, analog drift {scenario.analog_drift}, digital drift "
+               f"{scenario.digital_drift}" if scenario else f"from scratch, {args.epochs} epochs")
+    print(f"comparing {', '.join(trainers)} on {args.profile}, data {args.data}, model {args.model} "
+          f"({args.weight_bits}-bit), {setting}, seed {args.seed}", file=sys.stderr)
+    records = run_compare(spec, out_dir=args.out, progress=not args.quiet)
+    print(format_table(records))
+    print(f"records, summary.csv and plots written to {args.out}/")
     return 0
 
 
@@ -253,6 +289,28 @@ def build_parser() -> argparse.ArgumentParser:
     p_tr.add_argument("--out", metavar="JSON", help="write the run record here")
     p_tr.add_argument("--quiet", action="store_true", help="no progress bar")
     p_tr.set_defaults(func=_cmd_train)
+
+    from .data.streams import SHIFTS
+
+    p_cmp = sub.add_parser("compare", help="compare trainers on one chip: accuracy, writes, energy, lifetime "
+                           "(with no options: every trainer on rram_hfo2 and the bundled digits data)")
+    p_cmp.add_argument("--trainers", nargs="+", choices=sorted(TRAINERS), default=None,
+                       help="trainers to compare (default: all registered)")
+    p_cmp.add_argument("--profile", default="rram_hfo2")
+    p_cmp.add_argument("--data", default="digits")
+    p_cmp.add_argument("--model", default="64-64-10", help="layer sizes (fresh seeded MLP), shipped model or path")
+    p_cmp.add_argument("--epochs", type=_positive_int, default=10, help="epochs from scratch (no scenario)")
+    p_cmp.add_argument("--weight-bits", type=int, default=2)
+    p_cmp.add_argument("--scenario", choices=SHIFTS, default="none",
+                       help="online adaptation: host pre-training, then one pass over a shifted stream")
+    p_cmp.add_argument("--analog-drift", type=float, default=0.0, help="conductance random walk per sample (levels)")
+    p_cmp.add_argument("--digital-drift", type=float, default=0.0, help="level-flip probability per cell and sample")
+    p_cmp.add_argument("--seed", type=int, default=0)
+    p_cmp.add_argument("--param", action="append", default=[], metavar="TRAINER.KEY=VALUE",
+                       help="hyper-parameter of one trainer, repeatable (e.g. --param sgd.lr=0.01)")
+    p_cmp.add_argument("--out", default="neurosim_compare", help="folder for records, CSV and plots")
+    p_cmp.add_argument("--quiet", action="store_true")
+    p_cmp.set_defaults(func=_cmd_compare)
     return parser
 
 

@@ -131,10 +131,6 @@ def test_bad_numbers_are_usage_errors(capsys, argv):
     assert "Traceback" not in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, raises=OSError, reason=(
-    "bug: `neurosim train --out PATH` where PATH cannot be written (here: an existing directory) raises "
-    "IsADirectoryError with a traceback after the whole run, instead of a one-line error and exit 1 (cli.main only "
-    "catches NeurosimError; RunRecord.save lets OSError through and leaves PATH.tmp behind)"))
 def test_unwritable_out_is_a_one_line_error(tmp_path, capsys):
     target = tmp_path / "a_directory"
     target.mkdir()

@@ -302,11 +302,7 @@ def test_accepted_hidden_layer_change_lowers_the_recomputed_loss(tol):
     assert full_loss(state["w"]) < start - accepted * tol
 
 
-# ------------------------------------------------------------------------------- known bug (strict xfail)
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: coordinate_last_layer computes the new log-sum-exp as lse + log1p(exp(z_j' - lse) - exp(z_j - lse)); when "
-    "the softmax saturates (exp(z_j - lse) rounds to 1) and z_j drops, log1p(-1) = -inf, so the loss change is -inf "
-    "and a move that raises the loss (here from ~0 to 60) is accepted; the twin rejects it"))
+# --------------------------------------------------------------------------- saturated softmax (regression)
 def test_last_layer_kernel_with_saturated_softmax():
     h = np.array([[1.0]])
     z = np.array([[40.0, 0.0]])  # class 0 (the label) dominates: softmax rounds to (1, 4e-18)

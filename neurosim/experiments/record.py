@@ -89,10 +89,16 @@ class RunRecord:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise RecordError(f"{path}: is a folder; give a file name for the run record")
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.to_json())  # written whole, then renamed: an interrupted save never leaves half a file
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(self.to_json())  # written whole, then renamed: never half a file
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise RecordError(f"{path}: cannot write the run record: {exc.strerror or exc}") from None
         return path
 
     @classmethod

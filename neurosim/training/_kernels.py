@@ -37,7 +37,15 @@ def coordinate_last_layer(h, z, lse, y, w, scale, cand_i, cand_j, cand_v, tol, a
             if h[b, i] == 0.0:
                 continue
             zj_new = z[b, j] + d * h[b, i]
-            lse_new = lse[b] + np.log1p(np.exp(zj_new - lse[b]) - np.exp(z[b, j] - lse[b]))
+            p_old = np.exp(z[b, j] - lse[b])
+            if p_old > 0.999:
+                # a saturated softmax: the O(1) update would cancel catastrophically, so sum the row again
+                old = z[b, j]
+                z[b, j] = zj_new
+                lse_new = _logsumexp_row(z, b)
+                z[b, j] = old
+            else:
+                lse_new = lse[b] + np.log1p(np.exp(zj_new - lse[b]) - p_old)
             delta += lse_new - lse[b]
             if y[b] == j:
                 delta -= d * h[b, i]
