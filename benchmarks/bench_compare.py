@@ -16,6 +16,7 @@ Run: ``python benchmarks/bench_compare.py [--bits 2 8] [--shift rotate] [--model
 from __future__ import annotations
 
 import argparse
+import json
 
 import neurosim
 from neurosim.data import load_dataset
@@ -34,7 +35,14 @@ def main(argv: list[str] | None = None) -> dict[int, list]:
     parser.add_argument("--trainers", nargs="+", default=["sgd", "nvm_sgd", "lowrank"])
     parser.add_argument("--stream", type=int, default=4000, help="stream samples used (from image 4,000 on)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--param", action="append", default=[], metavar="TRAINER.KEY=VALUE",
+                        help="trainer hyper-parameter, repeatable (e.g. --param lowrank.accumulate=100)")
     args = parser.parse_args(argv)
+    params: dict = {}
+    for item in args.param:
+        head, _, rest = item.partition(".")
+        key, _, text = rest.partition("=")
+        params.setdefault(head, {})[key] = json.loads(text)
 
     data = load_dataset(args.data)
     n = len(data.x_train) + len(data.x_test)
@@ -48,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict[int, list]:
             profile = profile.replace({"name": f"rram_hfo2_{bits}bit", "crossbar.cells_per_weight": 14})
         spec = CompareSpec(trainers=args.trainers, profile=profile, data=args.data, model=args.model,
                            weight_bits=bits, scenario=scenario, seed=args.seed,
-                           batch_sizes={"sgd": 1, "nvm_sgd": 1})
+                           batch_sizes={"sgd": 1, "nvm_sgd": 1}, params=params)
         records = run_compare(spec, out_dir=None, progress=True)
         results[bits] = records
         print(f"\n{args.model} with {bits}-bit weights, shift {args.shift}, {args.stream} stream samples, "

@@ -43,3 +43,20 @@ def test_toml_example_validates(tmp_path):
 def test_profile_table_lists_every_shipped_profile():
     for name in neurosim.list_profiles():
         assert f"| `{name}`" in README
+
+
+def test_main_job_table_is_what_compare_prints(tmp_path, capsys):
+    """The table under the install command is real output of `neurosim compare` (wall times aside)."""
+    from neurosim.cli import main
+
+    block = README.split("<!-- ci:install -->", 1)[1]
+    table = re.findall(r"```\n(trainer .*?)```", block, flags=re.S)[0].strip().splitlines()
+    assert main(["compare", "--out", str(tmp_path / "cmp"), "--quiet"]) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(printed) if line.startswith("trainer "))
+    got = printed[start: start + len(table)]
+
+    def cells(line):
+        return line.split()[:-1]  # the last column is wall time
+
+    assert [cells(line) for line in got] == [cells(line) for line in table]
