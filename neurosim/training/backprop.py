@@ -14,24 +14,13 @@ from ..nn.grad_ops import col2im, maxpool_backward
 from .base import TrainingView
 
 
-def backward(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list[int] | None = None,
-             count: bool = True) -> dict[int, dict[str, np.ndarray]]:
-    """Gradients ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` of the analog layers in ``layers`` (default all).
-
-    Parameters
-    ----------
-    caches : list
-        From :meth:`TrainingView.trace`.
-    dlogits : ndarray
-        Gradient of the loss with respect to the logits.
-    """
+def layer_errors(view: TrainingView, caches: list, dlogits: np.ndarray, lowest: int
+                 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per analog layer at or above ``lowest``: the MVM inputs (n_vectors, fan_in) the crossbar saw and the output
+    errors (n_vectors, fan_out), errors carried down through ``scale x codes`` the chip holds."""
     model = view.model
-    wanted = set(view.analog_layers() if layers is None else layers)
-    lowest = min(wanted)
-    grads: dict[int, dict[str, np.ndarray]] = {}
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     dout = dlogits
-    batch = dlogits.shape[0]
-    macs = 0
     for i in range(len(model.layers) - 1, lowest - 1, -1):
         layer, cache = model.layers[i], caches[i]
         if layer.analog:
@@ -39,9 +28,7 @@ def backward(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list
             if mask is not None:
                 dout = dout * mask.reshape(dout.shape)
             dz = dout.reshape(-1, layer.fan_out)
-            if i in wanted:
-                grads[i] = {"w": rows.T @ dz, "b": dz.sum(axis=0)}
-                macs += rows.shape[0] * layer.fan_in * layer.fan_out
+            out[i] = (rows, dz)
             if i == lowest:
                 break
             w = view.codes(i).reshape(layer.fan_in, layer.fan_out) * view.scale(i)
@@ -54,7 +41,29 @@ def backward(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list
             dout = maxpool_backward(dout, idx, x_shape, layer.size)
         else:
             dout = dout.reshape(cache)
+    return out
+
+
+def backward(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list[int] | None = None,
+             count: bool = True) -> dict[int, dict[str, np.ndarray]]:
+    """Gradients ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` of the analog layers in ``layers`` (default all).
+
+    Parameters
+    ----------
+    caches : list
+        From :meth:`TrainingView.trace`.
+    dlogits : ndarray
+        Gradient of the loss with respect to the logits.
+    """
+    wanted = set(view.analog_layers() if layers is None else layers)
+    lowest = min(wanted)
+    grads: dict[int, dict[str, np.ndarray]] = {}
+    macs = 0
+    for i, (rows, dz) in layer_errors(view, caches, dlogits, lowest).items():
+        if i in wanted:
+            grads[i] = {"w": rows.T @ dz, "b": dz.sum(axis=0)}
+            macs += rows.shape[0] * rows.shape[1] * dz.shape[1]
     if count:
         view.count(neuron_updates=macs)
-        view.count_backward(batch, lowest)
+        view.count_backward(dlogits.shape[0], lowest)
     return grads

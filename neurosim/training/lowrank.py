@@ -60,8 +60,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..nn.grad_ops import col2im, maxpool_backward, softmax_cross_entropy
+from ..nn.grad_ops import softmax_cross_entropy
 from ..nn.quantize import max_code
+from .backprop import layer_errors
 from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
 
 FLOAT_BYTES = 4  # aux memory holds float32
@@ -211,34 +212,8 @@ def _layer_rank(rank: int, fan_in: int, fan_out: int) -> int:
 
 def _pairs_and_errors(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list[int]
                       ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per analog layer: the MVM inputs (n_vectors, fan_in) and output errors (n_vectors, fan_out), errors carried
-    down through ``scale x codes`` the chip holds (as :func:`neurosim.training.backprop.backward`, without summing
-    the outer products)."""
-    model = view.model
-    lowest = min(layers)
-    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    dout = dlogits
-    for i in range(len(model.layers) - 1, lowest - 1, -1):
-        layer, cache = model.layers[i], caches[i]
-        if layer.analog:
-            rows, mask, x_shape = cache[:3]
-            if mask is not None:
-                dout = dout * mask.reshape(dout.shape)
-            dz = dout.reshape(-1, layer.fan_out)
-            out[i] = (rows, dz)
-            if i == lowest:
-                break
-            w = view.codes(i).reshape(layer.fan_in, layer.fan_out) * view.scale(i)
-            drows = dz @ w.T
-            dout = drows.reshape(x_shape) if layer.kind == "dense" else col2im(
-                drows.reshape(x_shape[0], *layer.output_shape(tuple(x_shape[1:]))[:2], -1), x_shape, layer.kernel,
-                layer.stride, layer.padding)
-        elif layer.kind == "maxpool2d":
-            idx, x_shape = cache
-            dout = maxpool_backward(dout, idx, x_shape, layer.size)
-        else:
-            dout = dout.reshape(cache)
-    return out
+    """Per analog layer: the MVM inputs (n_vectors, fan_in) and output errors (n_vectors, fan_out)."""
+    return layer_errors(view, caches, dlogits, min(layers))
 
 
 @register
