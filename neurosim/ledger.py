@@ -250,6 +250,15 @@ class EnergyReport:
         return "\n".join(lines)
 
 
+def step_latencies(profile: Profile) -> dict[str, float]:
+    """Seconds per serial step of each kind in :data:`SERIAL_STEPS` under ``profile``."""
+    dev, peri, core, chip = profile.device, profile.periphery, profile.core, profile.chip
+    return {"write_set": dev.set_latency_s, "write_reset": dev.reset_latency_s, "write_verify": dev.read_latency_s,
+            "crossbar_read": dev.read_latency_s, "dac": peri.dac_latency_s, "adc": peri.adc_latency_s,
+            "noc_hop": chip.noc_latency_per_flit_hop_s, "neuron": core.neuron_update_latency_s,
+            "clock": 1.0 / chip.clock_hz}
+
+
 def price(ledger: Ledger, profile: Profile) -> EnergyReport:
     """Turn event counts into energy and time under ``profile``.
 
@@ -287,11 +296,6 @@ def price(ledger: Ledger, profile: Profile) -> EnergyReport:
         "aux_memory": c["aux_bytes_read"] * aux.read_energy_per_byte_j
         + c["aux_bytes_written"] * aux.write_energy_per_byte_j,
     }
-    latency = {
-        "write_set": dev.set_latency_s, "write_reset": dev.reset_latency_s, "write_verify": dev.read_latency_s,
-        "crossbar_read": dev.read_latency_s, "dac": peri.dac_latency_s, "adc": peri.adc_latency_s,
-        "noc_hop": chip.noc_latency_per_flit_hop_s, "neuron": core.neuron_update_latency_s,
-        "clock": 1.0 / chip.clock_hz,
-    }
+    latency = step_latencies(profile)
     time = {k: ledger.steps[k] * latency[k] for k in SERIAL_STEPS}
     return EnergyReport(profile=profile.name, energy_j=energy, time_s=time)

@@ -33,15 +33,6 @@ class StageEvents:
         return sum(n * latency[k] for k, n in self.steps.items())
 
 
-def step_latencies(profile: Profile) -> dict[str, float]:
-    """Seconds per serial step of each kind (the same table :func:`neurosim.ledger.price` uses)."""
-    dev, peri, core, chip = profile.device, profile.periphery, profile.core, profile.chip
-    return {"write_set": dev.set_latency_s, "write_reset": dev.reset_latency_s, "write_verify": dev.read_latency_s,
-            "crossbar_read": dev.read_latency_s, "dac": peri.dac_latency_s, "adc": peri.adc_latency_s,
-            "noc_hop": chip.noc_latency_per_flit_hop_s, "neuron": core.neuron_update_latency_s,
-            "clock": 1.0 / chip.clock_hz}
-
-
 def stage_events(mapping: Mapping) -> list[StageEvents]:
     """Per-sample events of every pipeline stage (one per analog layer)."""
     model, profile, placement = mapping.model, mapping.profile, mapping.placement

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, WriteRequestError
-from ..ledger import Ledger
+from ..ledger import Ledger, step_latencies
 from ..mapping.mapper import Mapping, map_model
 from ..memory import NVMArray, ProgramResult
 from ..nn.grad_ops import maxpool_forward
@@ -23,7 +23,7 @@ from ..nn.model import Model
 from ..nn.model_io import load_model
 from ..profiles import Profile, load_profile
 from . import _kernels
-from .accounting import latency_per_inference, record_inference, stage_events, step_latencies
+from .accounting import latency_per_inference, record_inference, stage_events
 from .converters import LayerConverters, make_converters
 from .report import InferenceReport
 
