@@ -111,10 +111,16 @@ class SGDTrainer(Trainer):
             w = state.latent[i]
             state.latent[i] = self._update(w, g["w"].reshape(w.shape).astype(np.float32), state.m[i], state.v[i],
                                            state.t).astype(np.float32)
-            codes, scale = quantize_symmetric(state.latent[i], layer.weight_bits)
+            top = max_code(layer.weight_bits)
+            if top == 1:
+                codes, scale = quantize_symmetric(state.latent[i], layer.weight_bits)
+                request.scales[i] = scale
+            else:
+                scale = view.scale(i)
+                np.clip(state.latent[i], -top * scale, top * scale, out=state.latent[i])
+                codes = np.clip(np.rint(state.latent[i] / scale), -top, top).astype(view.codes(i).dtype)
             bias = self._update(view.bias(i), g["b"], state.bias_m[i], state.bias_v[i], state.t)
             request.codes[i] = codes
-            request.scales[i] = scale
             request.biases[i] = bias
             # latent weights and optimizer buffers are read and written once per step
             view.count(aux_bytes_read=w.size * per_weight, aux_bytes_written=w.size * per_weight)
