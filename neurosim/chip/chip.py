@@ -67,6 +67,10 @@ class Chip:
         self.scales = {lt.layer: float(self.model.layers[lt.layer].scale) for lt in self.mapping.tilings}
         self.biases = {lt.layer: np.array(self.model.layers[lt.layer].bias, dtype=np.float64)
                        for lt in self.mapping.tilings}
+        # optional digital low-rank corrections W_eff = scale * codes + left @ right (weight units), applied by the
+        # cores' periphery to every MVM; set by trainers that keep a pending update in aux memory
+        self.corrections: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._vectors = {st.layer: st.vectors for st in self._stages}
         self._program_references()
         self.program_codes({lt.layer: self.model.layers[lt.layer].codes for lt in self.mapping.tilings})
         self.programming_ledger = self.ledger.copy()  # events of the initial programming
@@ -225,6 +229,7 @@ class Chip:
 
     def _count_forward(self, batch: int) -> None:
         record_inference(self.ledger, self._stages, batch, self._latency)
+        self._count_corrections(batch, above=-1)
         self.inferences += batch
 
     def count_transposed_reads(self, batch: int, above: int) -> None:
@@ -233,9 +238,23 @@ class Chip:
         stages = [st for st in self._stages if st.layer > above]
         if stages:
             record_inference(self.ledger, stages, batch, self._latency)
+        self._count_corrections(batch, above=above)
 
-    def set_registers(self, scales: dict[int, float] | None = None, biases: dict[int, np.ndarray] | None = None) -> None:
-        """Set per-layer scales and biases held in the cores' digital registers (not NVM: no cell writes)."""
+    def _count_corrections(self, batch: int, above: int) -> None:
+        """Digital work of the low-rank corrections of layers after ``above``: ``k (fan_in + fan_out)`` MACs per
+        MVM vector, one read of the factors from aux memory per batch, ``k`` serial neuron steps per vector."""
+        for index, (left, right) in self.corrections.items():
+            if index <= above or batch <= 0:
+                continue
+            vectors = batch * self._vectors[index]
+            size = left.size + right.size
+            self.ledger.add(neuron_updates=vectors * size, aux_bytes_read=4 * size)
+            self.ledger.add_steps(neuron=vectors * left.shape[1])
+
+    def set_registers(self, scales: dict[int, float] | None = None, biases: dict[int, np.ndarray] | None = None,
+                      corrections: dict[int, Any] | None = None) -> None:
+        """Set per-layer digital state held outside the NVM (no cell writes): scales, biases, and low-rank
+        corrections ``(left (fan_in, k), right (k, fan_out))`` in weight units, or ``None`` to clear one."""
         for index, value in (scales or {}).items():
             self._tiling(index)
             if not (np.isfinite(value) and value > 0):
@@ -247,6 +266,23 @@ class Chip:
             if arr.shape != (lt.fan_out,) or not np.all(np.isfinite(arr)):
                 raise WriteRequestError(f"layer {index}: bias must be {lt.fan_out} finite values")
             self.biases[index] = arr.copy()
+        for index, value in (corrections or {}).items():
+            lt = self._tiling(index)
+            if value is None:
+                self.corrections.pop(index, None)
+                continue
+            left, right = _checked_correction(index, value, lt.fan_in, lt.fan_out)
+            if left.shape[1] == 0:
+                self.corrections.pop(index, None)
+            else:
+                self.corrections[index] = (left, right)
+
+    def correction_matrix(self, index: int) -> np.ndarray | None:
+        """The layer's digital correction ``left @ right`` (fan_in, fan_out) in weight units, or None."""
+        if index not in self.corrections:
+            return None
+        left, right = self.corrections[index]
+        return left @ right
 
     def predict(self, x: Any, *, count: bool = True) -> np.ndarray:
         """Predicted class of each sample."""
@@ -308,6 +344,9 @@ class Chip:
         if observe is not None:
             observe[index] = [float(rows.max()) if rows.size else 0.0, seen]
         pre = acc * self.scales[index] + self.biases[index]
+        if index in self.corrections:
+            left, right = self.corrections[index]
+            pre += (xq @ left) @ right
         out = activate(pre, layer.activation)
         if caches is not None:
             caches.append((xq, pre > 0 if layer.activation == "relu" else None, x.shape, pre))
@@ -326,3 +365,21 @@ class Chip:
     def __repr__(self) -> str:
         return (f"Chip(profile={self.profile.name!r}, model={self.model.name!r}, tiles={self.mapping.n_tiles}, "
                 f"cores={self.mapping.placement.n_cores})")
+
+
+def _checked_correction(index: int, value: Any, fan_in: int, fan_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a low-rank correction ``(left, right)`` of layer ``index``; returns float64 copies."""
+    where = f"layer {index}: correction"
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise WriteRequestError(f"{where} must be a pair (left, right) or None (got {type(value).__name__})")
+    try:
+        left, right = (np.array(v, dtype=np.float64) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise WriteRequestError(f"{where} must hold numeric arrays ({exc})") from None
+    if left.ndim != 2 or right.ndim != 2 or left.shape[0] != fan_in or right.shape[1] != fan_out \
+            or left.shape[1] != right.shape[0]:
+        raise WriteRequestError(f"{where} must be (fan_in={fan_in}, k) and (k, fan_out={fan_out}) matrices "
+                                f"(got {left.shape} and {right.shape})")
+    if not (np.all(np.isfinite(left)) and np.all(np.isfinite(right))):
+        raise WriteRequestError(f"{where} must be finite")
+    return left, right

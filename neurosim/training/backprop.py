@@ -1,9 +1,10 @@
 """Backward pass of on-chip training: from the chip's forward caches to weight and bias gradients.
 
 The forward pass runs on the chip (noisy, quantised, counted). The backward pass is digital: errors travel down
-through ``scale x codes`` the chip holds, and weight gradients are outer products of the DAC-quantised inputs the
-crossbars saw with those errors. Its events are counted: the transposed crossbar reads that carry errors down
-(priced like forward MVMs, for every analog layer but the first) and one digital accumulate per gradient term.
+through ``scale x codes`` the chip holds (plus any digital low-rank correction), and weight gradients are outer
+products of the DAC-quantised inputs the crossbars saw with those errors. Its events are counted: the transposed
+crossbar reads that carry errors down (priced like forward MVMs, for every analog layer but the first) and one
+digital accumulate per gradient term.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .base import TrainingView
 def layer_errors(view: TrainingView, caches: list, dlogits: np.ndarray, lowest: int
                  ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per analog layer at or above ``lowest``: the MVM inputs (n_vectors, fan_in) the crossbar saw and the output
-    errors (n_vectors, fan_out), errors carried down through ``scale x codes`` the chip holds."""
+    errors (n_vectors, fan_out), errors carried down through the weights the chip computes with."""
     model = view.model
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     dout = dlogits
@@ -31,8 +32,7 @@ def layer_errors(view: TrainingView, caches: list, dlogits: np.ndarray, lowest: 
             out[i] = (rows, dz)
             if i == lowest:
                 break
-            w = view.codes(i).reshape(layer.fan_in, layer.fan_out) * view.scale(i)
-            drows = dz @ w.T
+            drows = dz @ view.weights(i).T
             dout = drows.reshape(x_shape) if layer.kind == "dense" else col2im(
                 drows.reshape(x_shape[0], *layer.output_shape(tuple(x_shape[1:]))[:2], -1), x_shape, layer.kernel,
                 layer.stride, layer.padding)

@@ -35,15 +35,20 @@ class WriteRequest:
         Sparse requests: flat weight indices and their new codes (only the named weights are requested).
     scales, biases : dict
         New per-layer scales and biases (digital registers, not NVM).
+    corrections : dict of int to (ndarray, ndarray) or None
+        New per-layer digital low-rank corrections ``(left (fan_in, k), right (k, fan_out))`` in weight units,
+        applied by the periphery on top of the stored weights (aux memory, not NVM); ``None`` clears one.
     """
 
     codes: dict[int, np.ndarray] = field(default_factory=dict)
     updates: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     scales: dict[int, float] = field(default_factory=dict)
     biases: dict[int, np.ndarray] = field(default_factory=dict)
+    corrections: dict[int, tuple[np.ndarray, np.ndarray] | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.codes or any(len(i) for i, _ in self.updates.values()) or self.scales or self.biases)
+        return bool(self.codes or any(len(i) for i, _ in self.updates.values()) or self.scales or self.biases
+                    or self.corrections)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,14 @@ class TrainingView:
     def bias(self, index: int) -> np.ndarray:
         return self._chip.biases[index].copy()
 
+    def weights(self, index: int) -> np.ndarray:
+        """The weights layer ``index`` computes with, (fan_in, fan_out) in weight units: ``scale x codes`` the
+        chip holds plus any digital low-rank correction."""
+        layer = self._chip.model.layers[index]
+        w = self.codes(index).reshape(layer.fan_in, layer.fan_out) * self.scale(index)
+        corr = self._chip.correction_matrix(index)
+        return w if corr is None else w + corr
+
     def trace(self, x: np.ndarray) -> tuple[np.ndarray, list]:
         """Counted forward pass on the chip: logits and per-layer caches for a backward pass."""
         return self._chip.trace(x)
@@ -124,6 +137,12 @@ class Trainer(ABC):
     @abstractmethod
     def aux_memory(self, view: TrainingView, batch_size: int) -> dict[str, int]:
         """Bytes of auxiliary memory the trainer needs besides the NVM weights, by buffer name."""
+
+    def finish(self, state: Any, view: TrainingView) -> WriteRequest:
+        """The last request of a run, after the last step (default: nothing). A trainer that holds part of its
+        model outside the NVM (a pending update, digital corrections) writes it here, so that the run ends with
+        the whole model in the memory."""
+        return WriteRequest()
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

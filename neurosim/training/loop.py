@@ -24,9 +24,13 @@ def apply_request(chip: Chip, request: WriteRequest) -> ProgramResult | None:
     if request.codes or request.updates:
         cells, levels = chip.weight_request(request.codes, request.updates)
         result = chip.apply(cells, levels)
-    if request.scales or request.biases:
-        chip.set_registers(request.scales, request.biases)
+    if request.scales or request.biases or request.corrections:
+        chip.set_registers(request.scales, request.biases, request.corrections)
     return result
+
+
+def _newly_failed(result: ProgramResult | None) -> bool:
+    return bool(result is not None and result.newly_failed)
 
 
 class _Stopwatch:
@@ -116,8 +120,10 @@ def train(chip: Chip, trainer: Trainer, data: Dataset, *, epochs: int, batch_siz
         for b in range(steps_per_epoch):
             idx = order[b * batch_size: (b + 1) * batch_size]
             request, state = trainer.step(Batch(x=x[idx], y=y[idx], step=step, epoch=epoch), state, view)
-            result = apply_request(chip, request)
-            if result is not None and result.newly_failed and first_failure is None:
+            newly_failed = _newly_failed(apply_request(chip, request))
+            if epoch == epochs and b + 1 == steps_per_epoch:  # the run's last step: the trainer's last word
+                newly_failed |= _newly_failed(apply_request(chip, trainer.finish(state, view)))
+            if newly_failed and first_failure is None:
                 first_failure = step + 1
             step += 1
             if steps_per_eval and step % steps_per_eval == 0:
