@@ -55,6 +55,25 @@ def test_compare_online_scenario(tmp_path, capsys):
     assert record.final.test_accuracy > record.epochs[0].test_accuracy
 
 
+def test_compare_lowrank_applying_its_pending_update_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "apply"
+    assert main(["compare", "--trainers", "lowrank", "--model", "64-32-10", "--scenario", "noise", "--weight-bits", "8",
+                 "--profile", str(_eight_bit_profile(tmp_path)), "--param", "lowrank.apply_pending=true",
+                 "--param", "lowrank.accumulate=300", "--param", "lowrank.kappa_th=1e12", "--param", "lowrank.lr=0.01",
+                 "--out", str(out), "--quiet"]) == 0
+    record = load_record(out / "lowrank.json")
+    assert record.trainer["params"]["apply_pending"] is True
+    stream = record.data["n_train"]
+    assert 0 < record.final.writes_max_cell <= -(-stream // 300)  # once per write at most
+    assert record.final.test_accuracy >= record.epochs[0].test_accuracy - 0.02
+
+
+def _eight_bit_profile(tmp_path):
+    path = tmp_path / "rram8.toml"
+    path.write_text('name = "rram_8bit"\nbase = "rram_hfo2"\n[crossbar]\ncells_per_weight = 14\n')
+    return path
+
+
 @pytest.mark.parametrize("argv, message", [
     (["compare", "--trainers", "sgd", "--param", "sgd.lrr=1"], "no hyper-parameter 'lrr'"),
     (["compare", "--trainers", "sgd", "--param", "coordinate.tol=1"], "not compared"),

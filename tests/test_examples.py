@@ -56,3 +56,17 @@ def test_bench_inference_runs_small():
     rows = _load(ROOT / "benchmarks" / "bench_inference.py")["main"](["--n", "100", "--repeats", "1"])
     assert [r[0] for r in rows][0] == "numpy float forward"
     assert all(r[1] > 0 for r in rows)
+
+
+def test_bench_compare_runs_small(capsys):
+    results = _load(ROOT / "benchmarks" / "bench_compare.py")["main"](
+        ["--data", "digits", "--model", "64-16-10", "--stream", "60", "--seeds", "0", "--bits", "8", "2",
+         "--param", "lowrank+apply.accumulate=20"])
+    out = capsys.readouterr().out
+    for bits in (8, 2):
+        med = results[bits]["median"]
+        assert {"sgd", "nvm_sgd", "lowrank", "lowrank+apply"} <= set(med)
+        assert all(0 <= m["after"] <= 1 and m["writes"] >= 0 for m in med.values())
+        # written at most every 20 samples plus the final write: at most 4 writes a cell over 60 samples
+        assert med["lowrank+apply"]["worst"] <= 4
+    assert "worst-cell writes sgd / lowrank+apply" in out

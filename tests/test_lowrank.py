@@ -337,7 +337,8 @@ def test_works_on_a_small_conv_model(digits):
 @pytest.mark.parametrize("key, value", [("rank", 0), ("rank", 2.5), ("rank", -1), ("lr", 0), ("lr", -0.1),
                                         ("accumulate", 0), ("accumulate", 10.0), ("rho_min", 1.0),
                                         ("rho_min", -0.01), ("kappa_th", 0), ("kappa_th", float("inf")),
-                                        ("variant", "both"), ("variant", None), ("bias_lr", -1e-3)])
+                                        ("variant", "both"), ("variant", None), ("bias_lr", -1e-3),
+                                        ("apply_pending", 1), ("apply_pending", "yes")])
 def test_bad_hyper_parameters_raise(key, value):
     with pytest.raises(TrainingError, match=f"'{key}'"):
         make_trainer("lowrank", **{key: value})
@@ -347,7 +348,10 @@ def test_defaults_and_registry():
     trainer = make_trainer("lowrank")
     assert isinstance(trainer, LowRankTrainer)
     assert trainer.get_params() == {"rank": 4, "lr": 0.1, "accumulate": 10, "rho_min": 0.01, "kappa_th": 100.0,
-                                    "variant": "unbiased", "bias_lr": 0.003}
+                                    "variant": "auto", "bias_lr": 0.003, "apply_pending": False}
+    assert trainer.unbiased
+    assert not make_trainer("lowrank", apply_pending=True).unbiased
+    assert make_trainer("lowrank", apply_pending=True, variant="unbiased").unbiased
     assert trainer.default_batch_size == 10
 
 
@@ -375,3 +379,117 @@ def test_eight_bit_weights_write_less_than_nvm_sgd(digits):
     assert worst["nvm_sgd"] > 0.3 * 300, worst
     assert worst["lowrank"] <= 300 // 10, worst  # at most one write per update check
     assert worst["lowrank"] * 3 < worst["nvm_sgd"], worst
+
+
+# ----------------------------------------------------------------------------- apply_pending (our extension)
+def test_guard_does_not_skip_a_pair_already_in_the_span():
+    """With r = n - 1 on the output side, softmax errors (summing to zero) lie in the span once it holds them:
+    the fold is exact, so the guard must not skip it however small the residual."""
+    rng = np.random.default_rng(4)
+    n, m, r = 4, 6, 3
+    ql, qr, c = _factors(rng, n, m, r)
+    exact = np.zeros((n, m))
+    for _ in range(6):
+        dz = rng.standard_normal(n)
+        dz -= dz.mean()  # sums to zero, like softmax errors
+        a = rng.standard_normal(m)
+        ql[:, :r] = np.linalg.qr(np.eye(n) - 1.0 / n)[0][:, :r] if not c.any() else ql[:, :r]
+        assert _fold(ql, qr, c, dz, a, 1e-3, False, rng)  # a guard that would skip anything else
+        exact += np.outer(dz, a)
+    np.testing.assert_allclose(_estimate(ql, qr, c), exact, atol=1e-9 * np.abs(exact).max())
+
+
+def _apply_trainer(**kw):
+    params = dict(apply_pending=True, rank=12, kappa_th=NEVER, lr=0.05, rho_min=0.0)
+    params.update(kw)
+    return LowRankTrainer(**params)
+
+
+def test_apply_pending_puts_the_pending_update_in_the_chip(digits):
+    from neurosim.training import apply_request
+
+    chip = _chip(digits)
+    view = TrainingView(chip)
+    trainer = _apply_trainer(accumulate=1000)
+    state = trainer.init(view, digits.x_train, digits.y_train, seed=0)
+    codes = {i: view.codes(i) for i in state.layers}
+    for k in range(2):  # 10 samples, then 1 more: within rank 12, so every estimate is the exact sum
+        request, state = trainer.step(_batch(digits, 5 * k, 5 * (k + 1), k), state, view)
+        assert not request.updates and not request.codes  # nothing is written before `accumulate` samples
+        apply_request(chip, request)
+    for i, layer in state.layers.items():
+        np.testing.assert_allclose(chip.correction_matrix(i), -0.05 * layer.estimate().T, atol=1e-12)
+        np.testing.assert_array_equal(view.codes(i), codes[i])
+        expected = chip.model.layers[i].weight_matrix() * chip.scales[i] - 0.05 * layer.estimate().T
+        np.testing.assert_allclose(view.weights(i), expected, atol=1e-12)
+    # the gradient of the next step is taken at the corrected weights: the fold of one more sample matches
+    # backprop through view.weights
+    before = {i: layer.estimate().copy() for i, layer in state.layers.items()}
+    batch = _batch(digits, 10, 11, 2)
+    logits, caches = view.trace(batch.x)
+    _, dlogits = softmax_cross_entropy(logits, batch.y)
+    grads = backward(view, caches, dlogits, count=False)
+    _, state = trainer.step(batch, state, view)
+    for i, layer in state.layers.items():
+        np.testing.assert_allclose((layer.estimate() - before[i]).T, grads[i]["w"],
+                                   atol=1e-8 * np.abs(grads[i]["w"]).max())
+
+
+def test_apply_pending_writes_every_accumulate_samples_and_resets_the_correction(digits):
+    trainer = _apply_trainer(accumulate=20, lr=0.3)
+    chip = _chip(digits)
+    state, written, checks = _stepwise(digits, trainer, chip, 6, 10)
+    assert [bool(w) for w in written[0::2]] == [False] * 3 and any(written[1::2])
+    for i in state.layers:
+        assert [sum(checks[k][i]) for k in range(6)] == [0, 1] * 3  # a check every 20 samples
+    assert all(L.updates >= 2 for L in state.layers.values())
+    # after a write step the correction holds only the samples folded since (none here: the check was last)
+    assert chip.corrections == {}
+
+
+def test_finish_writes_what_is_pending_and_clears_the_corrections(digits):
+    from neurosim.training import apply_request
+
+    chip = _chip(digits, "ideal", "64-16-10", weight_bits=2)
+    view = TrainingView(chip)
+    trainer = _apply_trainer(accumulate=10 ** 6, lr=0.2)
+    state = trainer.init(view, digits.x_train, digits.y_train, seed=0)
+    for k in range(4):
+        request, state = trainer.step(_batch(digits, 10 * k, 10 * (k + 1), k), state, view)
+        apply_request(chip, request)
+    assert set(chip.corrections) == set(state.layers)
+    expected = {i: np.clip(view.codes(i) - np.rint(0.2 * L.estimate().T / view.scale(i)), -1, 1)
+                for i, L in state.layers.items()}
+    request = trainer.finish(state, view)
+    assert request.corrections == {i: None for i in state.layers}
+    assert sum(len(flat) for flat, _ in request.updates.values()) > 0
+    apply_request(chip, request)
+    assert chip.corrections == {}
+    for i, L in state.layers.items():
+        np.testing.assert_array_equal(view.codes(i), expected[i])
+        assert not L.c.any()
+    # nothing left: a second finish writes nothing
+    again = trainer.finish(state, view)
+    assert not again.updates
+
+
+def test_holding_trainer_finishes_with_nothing(digits):
+    chip = _chip(digits)
+    view = TrainingView(chip)
+    trainer = LowRankTrainer(accumulate=10 ** 6)
+    state = trainer.init(view, digits.x_train, digits.y_train, seed=0)
+    _, state = trainer.step(_batch(digits, 0, 10), state, view)
+    assert not trainer.finish(state, view)
+
+
+def test_apply_pending_run_ends_in_the_memory_with_few_writes_per_cell(digits):
+    """One epoch of digits on rram_hfo2 with 8-bit weights, writing every 500 samples: every cell is written at
+    most once per write (3 during the epoch plus the final one), and no correction is left."""
+    profile = neurosim.load_profile("rram_hfo2").replace({"crossbar.cells_per_weight": 14})
+    chip = Chip(profile, model_from_spec("64-16-10", digits.input_shape, 10, seed=0, weight_bits=8), seed=0)
+    trainer = make_trainer("lowrank", apply_pending=True, accumulate=500, lr=0.01, rank=8)
+    record = train(chip, trainer, digits, epochs=1, batch_size=10, seed=0)
+    updates = -(-len(digits.x_train) // 500)
+    assert 0 < record.final.writes_max_cell <= updates, record.final.writes_max_cell
+    assert chip.corrections == {}
+    assert record.final.test_accuracy > record.epochs[0].test_accuracy + 0.3

@@ -4,7 +4,8 @@ Parametrized over ``sorted(neurosim.training.TRAINERS)``, so a newly registered 
 this file:
 
 - writes: the ledger counts exactly the cells whose stored level changed (instrumented ``memory.program``);
-- isolation: a trainer's ``init`` and ``step`` never change the chip (memory, ledger writes, scales, biases), and
+- isolation: a trainer's ``init``, ``step`` and ``finish`` never change the chip (memory, ledger writes, scales,
+  biases, digital corrections), a run ends with no correction left, and
   ``memory.program`` is only reached from the training loop's ``apply_request``;
 - the run record round-trips through JSON and files, seeds reproduce a run bit for bit (wall times aside);
 - declared aux memory is what the record reports, and aux traffic is counted;
@@ -51,6 +52,9 @@ def _variants() -> list:
     if "coordinate" in TRAINERS and "all_values" in inspect.signature(TRAINERS["coordinate"]).parameters:
         # several candidates per coordinate: the kernels see repeated coordinates
         out.append(pytest.param("coordinate", {"all_values": True}, id="coordinate-all_values"))
+    if "lowrank" in TRAINERS and "apply_pending" in inspect.signature(TRAINERS["lowrank"]).parameters:
+        # the pending update lives in the chip's digital corrections and is written by finish()
+        out.append(pytest.param("lowrank", {"apply_pending": True}, id="lowrank-apply_pending"))
     return out
 
 
@@ -102,7 +106,8 @@ def _chip_state(chip: Chip, digest: bool) -> tuple:
     when ``digest``; the stored levels, write counters and program-call count are compared on every call."""
     memory = chip.memory
     return (memory.state_digest() if digest else None, memory.stored_levels.tobytes(), memory.write_counts.tobytes(),
-            chip.ledger.writes_total, memory.steps, dict(chip.scales), {k: v.copy() for k, v in chip.biases.items()})
+            chip.ledger.writes_total, memory.steps, dict(chip.scales), {k: v.copy() for k, v in chip.biases.items()},
+            {k: (left.copy(), right.copy()) for k, (left, right) in chip.corrections.items()})
 
 
 def _state_changes(before: tuple, after: tuple) -> list[str]:
@@ -111,6 +116,10 @@ def _state_changes(before: tuple, after: tuple) -> list[str]:
     biases, biases_after = before[6], after[6]
     if biases.keys() != biases_after.keys() or any(not np.array_equal(biases[k], biases_after[k]) for k in biases):
         out.append("biases")
+    corr, corr_after = before[7], after[7]
+    if corr.keys() != corr_after.keys() or any(not (np.array_equal(corr[k][0], corr_after[k][0])
+                                                    and np.array_equal(corr[k][1], corr_after[k][1])) for k in corr):
+        out.append("corrections")
     return out
 
 
@@ -122,6 +131,7 @@ def _instrumented_run(name: str, params: dict, profile: str, data, seed: int = 0
     original_program = chip.memory.program
     original_step = trainer.step
     original_init = trainer.init
+    original_finish = trainer.finish
     inside_trainer = [False]
 
     def program(cells, levels):
@@ -164,6 +174,7 @@ def _instrumented_run(name: str, params: dict, profile: str, data, seed: int = 0
         mp.setattr(chip.memory, "program", program)
         mp.setattr(trainer, "step", guarded(original_step, "step"))
         mp.setattr(trainer, "init", guarded(original_init, "init"))
+        mp.setattr(trainer, "finish", guarded(original_finish, "finish"))
         run.record = train(chip, trainer, data, epochs=EPOCHS, batch_size=trainer.default_batch_size, seed=seed,
                            steps_per_eval=_steps_per_eval(data, trainer.default_batch_size))
     return run
@@ -216,6 +227,8 @@ def test_trainer_never_changes_the_chip(runs, name, params):
     steps_per_epoch = -(-run.record.data["n_train"] // run.record.batch_size)
     assert run.step_calls == EPOCHS * steps_per_epoch == run.record.steps
     assert run.step_violations == []
+    # the run ends with the whole model in the memory: no digital correction is left behind
+    assert run.chip.corrections == {}
 
 
 @pytest.mark.parametrize("name, params", VARIANTS)
