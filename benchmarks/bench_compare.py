@@ -22,11 +22,11 @@ Run: ``python benchmarks/bench_compare.py [--bits 8 2] [--seeds 0 1 2 3 4] [--sh
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 
 import neurosim
+from neurosim.cli import parse_scoped_params
 from neurosim.data import load_dataset
 from neurosim.data.streams import Scenario
 from neurosim.experiments.compare import CompareSpec, run_compare
@@ -57,12 +57,10 @@ def _profile(bits: int):
     return profile
 
 
-def run_one(label: str, bits: int, seed: int, args, overrides: dict) -> dict:
-    """One configuration, one seed: the figures of its run record."""
+def run_one(label: str, bits: int, seed: int, args, overrides: dict, n: int) -> dict:
+    """One configuration, one seed (``n`` images in the data set): the figures of its run record."""
     name, params, batch = CONFIGS[bits][label]
     params = {**params, **overrides.get(label, {})}
-    data = load_dataset(args.data)
-    n = len(data.x_train) + len(data.x_test)
     scenario = Scenario(shift=args.shift, analog_drift=args.analog_drift, digital_drift=args.digital_drift,
                         pretrain=(0, int(0.4 * n)), stream=(int(0.4 * n), int(0.4 * n) + args.stream),
                         test=(int(0.8 * n), n), seed=seed)
@@ -89,11 +87,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--param", action="append", default=[], metavar="LABEL.KEY=VALUE",
                         help="override a hyper-parameter, repeatable (e.g. --param lowrank+apply.rank=32)")
     args = parser.parse_args(argv)
-    overrides: dict = {}
-    for item in args.param:
-        head, _, rest = item.partition(".")
-        key, _, text = rest.partition("=")
-        overrides.setdefault(head, {})[key] = json.loads(text)
+    overrides = parse_scoped_params(args.param)
+    data = load_dataset(args.data)
+    n = len(data.x_train) + len(data.x_test)
 
     results: dict = {}
     for bits in args.bits:
@@ -101,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
         runs = {label: [] for label in labels}
         for seed in args.seeds:
             for label in labels:
-                r = run_one(label, bits, seed, args, overrides)
+                r = run_one(label, bits, seed, args, overrides, n)
                 runs[label].append(r)
                 print(f"  {bits}-bit seed {seed} {label:<14} {100 * r['before']:6.2f}% -> {100 * r['after']:6.2f}%  "
                       f"writes {r['writes']:>11,}  worst cell {r['worst']:>5,}  ({r['seconds']:.0f} s)", flush=True)
@@ -109,7 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
         results[bits] = {"runs": runs, "median": med}
         print(f"\n{args.model}, {bits}-bit weights, shift {args.shift}, {args.stream} stream samples, "
               f"medians over seeds {args.seeds}")
-        print(f"| configuration | before | after | writes | worst cell | worst cell per seed | aux bytes |")
+        print("| configuration | before | after | writes | worst cell | worst cell per seed | aux bytes |")
         print("|---|---|---|---|---|---|---|")
         for label in labels:
             m = med[label]

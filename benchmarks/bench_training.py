@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             print(f"  time to 90 %: sgd {t_sgd}, coordinate {t_coord} (one never reached 90 %)")
     if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from neurosim.plots import pyplot
+
+        plt = pyplot()
 
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
         for name, r in records.items():

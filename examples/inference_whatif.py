@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"{r['crossbar']:>9}{r['adc_bits']:>10}{r['tiles']:>7}{100 * r['accuracy']:>9.2f}%"
               f"{r['energy_j']:>13.3e}{r['latency_s']:>11.2e}")
     if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from neurosim.plots import pyplot
+
+        plt = pyplot()
 
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
         for size in args.crossbars:

@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"{r['profile']:<24}{r['writes']:>10}{r['worst_cell']:>11}{r['energy_per_step_j']:>11.2e}"
               f"{r['time_per_step_s']:>11.2e}{r['power_w']:>10.2e}{r['lifetime_steps']:>16.3g}{r['failed']:>8}")
     if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from neurosim.plots import pyplot
+
+        plt = pyplot()
 
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         names = [r["profile"] for r in rows]

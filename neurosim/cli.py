@@ -169,17 +169,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_scoped_params(items: list[str]) -> dict[str, dict]:
+    """``["TRAINER.KEY=VALUE", ...]`` -> ``{TRAINER: {KEY: value}}`` (values as in ``--param``)."""
+    from .training import TrainingError
+
+    params: dict[str, dict] = {}
+    for item in items:
+        head, _, rest = item.partition(".")
+        if not rest or "=" not in rest:
+            raise TrainingError(f"--param takes TRAINER.KEY=VALUE (got {item!r})")
+        params.setdefault(head, {}).update(_parse_params([rest]))
+    return params
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .data.streams import Scenario
     from .experiments.compare import CompareSpec, format_table, run_compare
     from .training import TRAINERS, TrainingError
 
-    params: dict[str, dict] = {}
-    for item in args.param:
-        head, _, rest = item.partition(".")
-        if not rest or "=" not in rest:
-            raise TrainingError(f"--param takes TRAINER.KEY=VALUE (got {item!r})")
-        params.setdefault(head, {}).update(_parse_params([rest]))
+    params = parse_scoped_params(args.param)
     trainers = args.trainers or sorted(TRAINERS)
     for name in params:
         if name not in trainers:

@@ -22,6 +22,7 @@ from .profiles import Profile
 
 SCHEMA = "neurosim.ledger/1"
 MAX_LEVELS = 256  # the profile schema's bound on levels per cell
+FLOAT_BYTES = 4  # auxiliary memory holds float32 values
 MAX_COUNT = 2 ** 63 - 1  # counts beyond int64 are a bug upstream, not a workload
 
 #: scalar event counts and what each one is

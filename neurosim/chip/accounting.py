@@ -17,7 +17,6 @@ import numpy as np
 
 from ..ledger import SERIAL_STEPS, Ledger
 from ..mapping.mapper import Mapping
-from ..profiles import Profile
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError, WriteRequestError
-from ..ledger import Ledger, step_latencies
+from ..ledger import FLOAT_BYTES, Ledger, step_latencies
 from ..mapping.mapper import Mapping, map_model
 from ..memory import NVMArray, ProgramResult
 from ..nn.grad_ops import maxpool_forward
@@ -70,7 +70,6 @@ class Chip:
         # optional digital low-rank corrections W_eff = scale * codes + left @ right (weight units), applied by the
         # cores' periphery to every MVM; set by trainers that keep a pending update in aux memory
         self.corrections: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._vectors = {st.layer: st.vectors for st in self._stages}
         self._program_references()
         self.program_codes({lt.layer: self.model.layers[lt.layer].codes for lt in self.mapping.tilings})
         self.programming_ledger = self.ledger.copy()  # events of the initial programming
@@ -140,9 +139,7 @@ class Chip:
 
     def apply(self, cells: np.ndarray, levels: np.ndarray) -> ProgramResult:
         """Apply a write request to the chip's memory (the only path by which weights change)."""
-        result = self.memory.program(cells, levels)
-        self._cache_key = None
-        return result
+        return self.memory.program(cells, levels)  # the memory's version keys every cache of stored state
 
     def _program_references(self) -> None:
         levels = self.profile.device.levels
@@ -150,7 +147,7 @@ class Chip:
         if refs:
             cells = np.unique(np.concatenate(refs))
             level = self.mapping.tilings[0].encoding.reference_level(levels)
-            self.memory.program(cells, np.full(cells.size, level, dtype=np.uint8))
+            self.apply(cells, np.full(cells.size, level, dtype=np.uint8))
 
     # ------------------------------------------------------------------------------------------------ reading
     def _tiling(self, index: int):
@@ -185,7 +182,7 @@ class Chip:
         cached = self._codes_cache.get(index)
         if cached is not None and cached[0] == self.memory.version:
             return cached[1].copy()
-        stored = self.memory.stored_levels.astype(np.float64)
+        stored = self.memory.stored_levels  # decode() converts the cells it reads to float
         ref = None
         if lt.ref_index is not None:
             ref = stored[lt.ref_index][:, np.arange(lt.fan_out) // lt.weights_per_tile]
@@ -243,12 +240,13 @@ class Chip:
     def _count_corrections(self, batch: int, above: int) -> None:
         """Digital work of the low-rank corrections of layers after ``above``: ``k (fan_in + fan_out)`` MACs per
         MVM vector, one read of the factors from aux memory per batch, ``k`` serial neuron steps per vector."""
-        for index, (left, right) in self.corrections.items():
-            if index <= above or batch <= 0:
+        for st in self._stages:
+            if st.layer not in self.corrections or st.layer <= above or batch <= 0:
                 continue
-            vectors = batch * self._vectors[index]
+            left, right = self.corrections[st.layer]
+            vectors = batch * st.vectors
             size = left.size + right.size
-            self.ledger.add(neuron_updates=vectors * size, aux_bytes_read=4 * size)
+            self.ledger.add(neuron_updates=vectors * size, aux_bytes_read=FLOAT_BYTES * size)
             self.ledger.add_steps(neuron=vectors * left.shape[1])
 
     def set_registers(self, scales: dict[int, float] | None = None, biases: dict[int, np.ndarray] | None = None,

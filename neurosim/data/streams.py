@@ -16,7 +16,7 @@ Shifted inputs are clipped back to [0, 1], the range the chip's DACs are set for
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,7 +50,6 @@ class Scenario:
     test: tuple[int, int] | None = None
     strength: float = 1.0
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.shift not in SHIFTS:

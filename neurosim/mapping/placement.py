@@ -14,14 +14,17 @@ The chip's I/O port sits at mesh position (0, 0): inputs enter and outputs leave
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 
 from ..errors import MappingError
 from ..nn.model import Model
 from ..profiles import Profile
 from .tiling import LayerTiling
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 PORT = -1  # pseudo-core id of the I/O port at mesh position (0, 0)
 STRATEGIES = ("optimized", "naive")
@@ -71,6 +74,8 @@ class Placement:
 
 def mesh_graph(profile: Profile) -> nx.Graph:
     """The chip's cores as a networkx 2D grid graph (nodes are (row, col))."""
+    import networkx as nx  # only here: importing networkx costs ~0.1 s at `import neurosim`
+
     return nx.grid_2d_graph(profile.chip.mesh_rows, profile.chip.mesh_cols)
 
 

@@ -189,7 +189,7 @@ class NVMArray:
 
     # ------------------------------------------------------------------------------------------ the one door
     def program(self, cells: Any, levels: Any) -> ProgramResult:
-        """Program cells to levels: the only way any cell's level changes.
+        """Program cells to levels: the only way a cell is written (digital_drift changes levels without a write).
 
         Parameters
         ----------

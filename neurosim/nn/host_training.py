@@ -23,7 +23,7 @@ from .grad_ops import col2im, maxpool_backward, maxpool_forward, softmax_cross_e
 from .im2col import conv_output_size, im2col
 from .layers import ACTIVATIONS, Conv2D, Dense, Flatten, MaxPool2D
 from .model import Model
-from .quantize import max_code, quantize_symmetric, ternarize_twn
+from .quantize import max_code, quantize_symmetric
 
 __all__ = ["train_on_host", "evaluate", "HostNetwork", "validate_architecture"]
 
@@ -102,8 +102,6 @@ def validate_architecture(architecture: Any, input_shape: Sequence[int], n_class
     return specs
 
 
-def _quantize(w: np.ndarray, bits: int) -> tuple[np.ndarray, float]:
-    return ternarize_twn(w) if max_code(bits) == 1 else quantize_symmetric(w, bits)
 
 
 class HostNetwork:
@@ -133,7 +131,7 @@ class HostNetwork:
         w = self.params[i]["w"]
         if not quantize:
             return w
-        codes, scale = _quantize(w, self.weight_bits)
+        codes, scale = quantize_symmetric(w, self.weight_bits)
         return (codes.astype(np.float64) * scale).astype(self.dtype)
 
     def forward(self, x: np.ndarray, quantize: bool = True) -> tuple[np.ndarray, list]:
@@ -202,7 +200,7 @@ class HostNetwork:
         layers = []
         for spec, p in zip(self.specs, self.params):
             if spec["type"] in ("dense", "conv2d"):
-                codes, scale = _quantize(p["w"], self.weight_bits)
+                codes, scale = quantize_symmetric(p["w"], self.weight_bits)
                 common = dict(codes=codes, scale=scale, bias=p["b"].astype(np.float64),
                               weight_bits=self.weight_bits, activation=spec["activation"])
                 layers.append(Dense(**common) if spec["type"] == "dense" else

@@ -8,15 +8,7 @@ import numpy as np
 
 from ..experiments.record import RunRecord
 from ..ledger import ENERGY_CATEGORIES
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from . import pyplot
 
 
 def plot_comparison(records: list[RunRecord], out_dir: str | Path) -> dict[str, Path]:
@@ -27,7 +19,7 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path) -> dict[str, 
     - ``energy_breakdown.png``: training energy by category per trainer (stacked);
     - ``write_heatmap.png``: writes per weight of the largest layer, one panel per trainer (log colour scale).
     """
-    plt = _pyplot()
+    plt = pyplot()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = [r.trainer["name"] for r in records]

@@ -8,17 +8,15 @@ import numpy as np
 
 from ..mapping.mapper import Mapping
 from ..mapping.placement import PORT
+from . import pyplot
 
 
 def plot_floorplan(mapping: Mapping, path: str | Path, *, title: str | None = None) -> Path:
     """Draw the mesh with each used core coloured by the layer(s) it holds, its tile count, the I/O port, and
     every mesh link's load (flits per inference, line width and label) under XY routing. Returns ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Patch, Rectangle
 
+    plt = pyplot()
     placement, profile = mapping.placement, mapping.profile
     rows, cols = profile.chip.mesh_rows, profile.chip.mesh_cols
     used = {c: placement.positions[c] for c in range(placement.n_cores)}

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from ..ledger import FLOAT_BYTES
 from ..nn.grad_ops import softmax_cross_entropy
 from ..nn.quantize import max_code
 from . import _kernels
 from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
 
-FLOAT_BYTES = 4
 
 
 @dataclass

@@ -33,6 +33,16 @@ def _newly_failed(result: ProgramResult | None) -> bool:
     return bool(result is not None and result.newly_failed)
 
 
+def apply_step(chip: Chip, trainer: Trainer, request: WriteRequest, state: Any, view: TrainingView,
+               last: bool) -> bool:
+    """Apply one step's request and, after the run's last step, the trainer's :meth:`~Trainer.finish` request.
+    Returns whether a cell wore out."""
+    failed = _newly_failed(apply_request(chip, request))
+    if last:
+        failed |= _newly_failed(apply_request(chip, trainer.finish(state, view)))
+    return failed
+
+
 class _Stopwatch:
     """Training wall time with the monitoring evaluations taken out (they are the test bench's time)."""
 
@@ -96,7 +106,6 @@ def train(chip: Chip, trainer: Trainer, data: Dataset, *, epochs: int, batch_siz
     rng = np.random.default_rng(seed)
     view = TrainingView(chip)
     start_ledger = chip.ledger.copy()
-    start_steps = chip.memory.steps
     start_counts = chip.memory.write_counts.copy()
     calibration = x[: min(calibration_samples, len(x))] if calibration_samples > 0 else None
     if calibration is not None:
@@ -120,10 +129,8 @@ def train(chip: Chip, trainer: Trainer, data: Dataset, *, epochs: int, batch_siz
         for b in range(steps_per_epoch):
             idx = order[b * batch_size: (b + 1) * batch_size]
             request, state = trainer.step(Batch(x=x[idx], y=y[idx], step=step, epoch=epoch), state, view)
-            newly_failed = _newly_failed(apply_request(chip, request))
-            if epoch == epochs and b + 1 == steps_per_epoch:  # the run's last step: the trainer's last word
-                newly_failed |= _newly_failed(apply_request(chip, trainer.finish(state, view)))
-            if newly_failed and first_failure is None:
+            last = epoch == epochs and b + 1 == steps_per_epoch
+            if apply_step(chip, trainer, request, state, view, last) and first_failure is None:
                 first_failure = step + 1
             step += 1
             if steps_per_eval and step % steps_per_eval == 0:

@@ -72,12 +72,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..ledger import FLOAT_BYTES
 from ..nn.grad_ops import softmax_cross_entropy
 from ..nn.quantize import max_code
 from .backprop import layer_errors
 from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
 
-FLOAT_BYTES = 4  # aux memory holds float32
 COUNTER_BYTES = 4  # one int32 sample counter per layer
 VARIANTS = ("auto", "biased", "unbiased")
 _ZERO = 1e-12  # a Gram-Schmidt residual this small relative to its vector counts as zero
@@ -197,6 +197,12 @@ def _request_changes(request: WriteRequest, index: int, codes: np.ndarray, old: 
         request.updates[index] = (flat, codes.reshape(-1)[flat])
 
 
+def _stepped(codes: np.ndarray, step: np.ndarray, bits: int) -> np.ndarray:
+    """``codes - step`` clipped to the stored precision."""
+    top = max_code(bits)
+    return np.clip(codes - step, -top, top).astype(codes.dtype)
+
+
 # ------------------------------------------------------------------------------------------------ the trainer
 @dataclass
 class _Layer:
@@ -230,12 +236,6 @@ class _LowRankState:
 
 def _layer_rank(rank: int, fan_in: int, fan_out: int) -> int:
     return min(rank, fan_out - 1, fan_in - 1)
-
-
-def _pairs_and_errors(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list[int]
-                      ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Per analog layer: the MVM inputs (n_vectors, fan_in) and output errors (n_vectors, fan_out)."""
-    return layer_errors(view, caches, dlogits, min(layers))
 
 
 @register
@@ -365,7 +365,7 @@ class LowRankTrainer(Trainer):
         _, dlogits = softmax_cross_entropy(logits, batch.y)
         n_samples = logits.shape[0]
         layers = sorted(state.layers)
-        pairs = _pairs_and_errors(view, caches, dlogits * n_samples, layers)  # per-sample loss gradients
+        pairs = layer_errors(view, caches, dlogits * n_samples, min(layers))  # per-sample loss gradients
         view.count_backward(n_samples, min(layers))
         request = WriteRequest()
         unbiased = self.unbiased
@@ -377,7 +377,7 @@ class LowRankTrainer(Trainer):
             rows, dz = pairs[i]
             per = rows.shape[0] // n_samples  # pairs per sample: 1 (dense) or output pixels (conv)
             live = (np.abs(dz).max(axis=1) > 0) & (np.abs(rows).max(axis=1) > 0)
-            codes = None  # this step's codes of the layer after any update it already requested
+            old = codes = None  # the codes the chip holds; this step's codes after any update it requested
             bias = view.bias(i)
             for s in range(n_samples):
                 for p in range(s * per, (s + 1) * per):
@@ -398,7 +398,7 @@ class LowRankTrainer(Trainer):
                 st.samples += 1
                 if st.samples >= self.accumulate:
                     if codes is None:
-                        codes = view.codes(i)
+                        old = codes = view.codes(i)
                     updates = st.updates
                     codes, bytes_read, work = self._check(st, codes, view.scale(i), layer.weight_bits)
                     aux_read += bytes_read
@@ -409,7 +409,7 @@ class LowRankTrainer(Trainer):
             aux_written += n * FLOAT_BYTES
             request.biases[i] = bias
             if codes is not None:
-                _request_changes(request, i, codes, view.codes(i))
+                _request_changes(request, i, codes, old)
             if self.apply_pending:
                 request.corrections[i] = self._correction(st)
         view.count(neuron_updates=ops, aux_bytes_read=aux_read, aux_bytes_written=aux_written)
@@ -432,11 +432,9 @@ class LowRankTrainer(Trainer):
             layer = view.model.layers[i]
             if np.any(st.c):
                 old = view.codes(i)
-                step = np.rint(self._multiplier() * st.estimate().T / view.scale(i)).reshape(old.shape)
-                top = max_code(layer.weight_bits)
-                _request_changes(request, i, np.clip(old - step, -top, top).astype(old.dtype), old)
-                n, m, r = st.ql.shape[0], st.qr.shape[0], st.rank
-                view.count(neuron_updates=n * m * r, aux_bytes_read=(r * (n + m) + r) * FLOAT_BYTES)
+                step, bytes_read, work = self._quantised_step(st, old.shape, view.scale(i))
+                _request_changes(request, i, _stepped(old, step, layer.weight_bits), old)
+                view.count(neuron_updates=work, aux_bytes_read=bytes_read)
                 st.c[:] = 0.0
             request.corrections[i] = None
         return request
@@ -445,15 +443,19 @@ class LowRankTrainer(Trainer):
         """The B-sample update check of one layer: returns the codes after it, aux bytes read and digital ops."""
         st.samples = 0
         st.chunks += 1
-        n, m, r = st.ql.shape[0], st.qr.shape[0], st.rank
-        grad = st.estimate().T  # (fan_in, fan_out): the weight-gradient layout
-        step = np.rint(self._multiplier() * grad / scale).reshape(codes.shape)
-        cost = (r * (n + m) + r) * FLOAT_BYTES, n * m * r
+        step, *cost = self._quantised_step(st, codes.shape, scale)
         if np.count_nonzero(step) <= self.rho_min * step.size:
             st.deferred += 1
             return codes, *cost
-        top = max_code(bits)
         st.c[:] = 0.0
         st.chunks = 0
         st.updates += 1
-        return np.clip(codes - step, -top, top).astype(codes.dtype), *cost
+        return _stepped(codes, step, bits), *cost
+
+    def _quantised_step(self, st: _Layer, shape: tuple[int, ...], scale: float) -> tuple[np.ndarray, int, int]:
+        """The pending update in code units, rounded to levels (weight-gradient layout, reshaped to ``shape``),
+        with the aux bytes read and digital ops of forming it."""
+        n, m, r = st.ql.shape[0], st.qr.shape[0], st.rank
+        grad = st.estimate().T  # (fan_in, fan_out): the weight-gradient layout
+        step = np.rint(self._multiplier() * grad / scale).reshape(shape)
+        return step, (r * (n + m) + r) * FLOAT_BYTES, n * m * r

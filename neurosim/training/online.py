@@ -2,8 +2,8 @@
 
 The chip holds a model pre-trained on the host; stream samples arrive in order (no shuffling, no second pass) in
 groups of ``batch_size``; after each group the trainer's write request is applied (through
-:func:`~neurosim.training.loop.apply_request`, the loop's one door) and the memory drifts by the scenario's amount
-for that many samples. Accuracy on the shifted test part is recorded along the stream.
+:func:`~neurosim.training.loop.apply_request`, the loop's one door; the trainer's ``finish`` request follows the
+last step) and the memory drifts by the scenario's amount for that many samples. Accuracy on the shifted test part is recorded along the stream.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..data.datasets import Dataset
 from ..data.streams import OnlineData
 from ..experiments.record import RunRecord, build_record
 from .base import Batch, Trainer, TrainingError, TrainingView, check_positive
-from .loop import ProgressFn, _epoch_record, _newly_failed, _Stopwatch, apply_request
+from .loop import ProgressFn, _epoch_record, _Stopwatch, apply_step
 
 
 def adapt(chip: Chip, trainer: Trainer, online: OnlineData, *, batch_size: int | None = None, seed: int = 0,
@@ -61,10 +61,7 @@ def adapt(chip: Chip, trainer: Trainer, online: OnlineData, *, batch_size: int |
     for step in range(steps_total):
         xb, yb = x[step * batch_size: (step + 1) * batch_size], y[step * batch_size: (step + 1) * batch_size]
         request, state = trainer.step(Batch(x=xb, y=yb, step=step, epoch=1), state, view)
-        newly_failed = _newly_failed(apply_request(chip, request))
-        if step + 1 == steps_total:  # the stream's end: the trainer writes what it still holds
-            newly_failed |= _newly_failed(apply_request(chip, trainer.finish(state, view)))
-        if newly_failed and first_failure is None:
+        if apply_step(chip, trainer, request, state, view, step + 1 == steps_total) and first_failure is None:
             first_failure = step + 1
         chip.memory.analog_drift(float(walk))
         chip.memory.digital_drift(float(flip))

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from ..ledger import FLOAT_BYTES
 from ..nn.grad_ops import softmax_cross_entropy
 from ..nn.quantize import max_code, quantize_symmetric
 from .backprop import backward
 from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
 
-FLOAT_BYTES = 4  # aux memory holds float32
 
 
 def _activation_bytes(view: TrainingView, batch_size: int) -> int:
@@ -118,7 +118,7 @@ class SGDTrainer(Trainer):
             else:
                 scale = view.scale(i)
                 np.clip(state.latent[i], -top * scale, top * scale, out=state.latent[i])
-                codes = np.clip(np.rint(state.latent[i] / scale), -top, top).astype(view.codes(i).dtype)
+                codes = np.clip(np.rint(state.latent[i] / scale), -top, top).astype(np.int64)
             bias = self._update(view.bias(i), g["b"], state.bias_m[i], state.bias_v[i], state.t)
             request.codes[i] = codes
             request.biases[i] = bias
