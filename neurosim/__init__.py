@@ -4,7 +4,11 @@ Every weight write is a counted, priced, wearing event. Start with :func:`load_p
 :class:`NVMArray` and the event :class:`Ledger`.
 """
 
-from ._version import __version__
+from ._blas import pin_blas_kernel
+
+pin_blas_kernel()  # before anything imports numpy: same seed, same numbers on every machine (see _blas.py)
+
+from ._version import __version__  # noqa: E402
 from .errors import (DataError, LedgerError, MappingError, ModelError, NeurosimError, ProfileError,
                      WriteRequestError)
 from .nn import Model, list_models, load_model
