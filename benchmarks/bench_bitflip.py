@@ -45,16 +45,17 @@ def main(argv: list[str] | None = None):
           f"{args.profile}, batch {batch}, {args.epochs} epochs, seed {args.seed}")
     print(f"hyper-parameters: {trainer.get_params()}")
     print(f"{'epoch':>5}{'test acc':>10}{'writes':>11}{'worst cell':>11}{'energy J':>11}{'aux bytes':>11}{'wall s':>8}")
-    for e in record.epochs:
+    for k, e in enumerate(record.epochs):
         print(f"{e.epoch:>5}{100 * e.test_accuracy:>9.2f}%{e.writes_total:>11,}{e.writes_max_cell:>11,}"
-              f"{sum(e.energy_j.values()):>11.3e}{e.aux_memory_bytes:>11,}{e.wall_time_s:>8.1f}")
+              f"{record.energy(k).total_energy_j:>11.3e}{e.aux_memory_bytes:>11,}{e.wall_time_s:>8.1f}")
     final = record.final
     best = max(e.test_accuracy for e in record.epochs)
     counts = record.ledger["counts"]
     print(f"\nfinal test accuracy {100 * final.test_accuracy:.2f} % (best {100 * best:.2f} %; target >= "
           f"{100 * TARGET:.0f} %: {'met' if final.test_accuracy >= TARGET else 'NOT met'})")
     print(f"writes_total {final.writes_total:,}, writes_max_cell {final.writes_max_cell:,}, energy "
-          f"{sum(final.energy_j.values()):.3e} J ({', '.join(f'{k} {v:.2e}' for k, v in final.energy_j.items())})")
+          f"{record.energy().total_energy_j:.3e} J "
+          f"({', '.join(f'{k} {v:.2e}' for k, v in record.energy().energy_j.items())})")
     print(f"aux memory {final.aux_memory_bytes:,} bytes {record.aux_memory}; aux traffic read "
           f"{counts['aux_bytes_read']:,} B, written {counts['aux_bytes_written']:,} B; neuron updates "
           f"{counts['neuron_updates']:,}")

@@ -26,10 +26,10 @@ import statistics
 import time
 
 import neurosim
-from neurosim.cli import parse_scoped_params
 from neurosim.data import load_dataset
 from neurosim.data.streams import Scenario
 from neurosim.experiments.compare import CompareSpec, run_compare
+from neurosim.training import TrainingError, parse_param_text, trainer_class
 
 # label -> (trainer, hyper-parameters, samples per step); per weight precision. Learning rates: the best median
 # accuracy over seeds 0-4 in sweeps on this benchmark (sgd 3e-4 .. 3e-3, nvm_sgd 0.01 .. 0.5, lowrank+apply rank
@@ -55,6 +55,20 @@ def _profile(bits: int):
     if bits > 2:
         profile = profile.replace({"name": f"rram_hfo2_{bits}bit", "crossbar.cells_per_weight": 14})
     return profile
+
+
+def parse_overrides(items: list[str]) -> dict[str, dict]:
+    """``LABEL.KEY=VALUE`` -> ``{LABEL: {KEY: value}}``, each value parsed to the type its trainer declares."""
+    labels = {label: name for configs in CONFIGS.values() for label, (name, _, _) in configs.items()}
+    out: dict[str, dict] = {}
+    for item in items:
+        label, _, rest = item.partition(".")
+        if label not in labels or "=" not in rest:
+            raise TrainingError(f"--param takes LABEL.KEY=VALUE with LABEL one of {', '.join(labels)} (got {item!r})")
+        name = labels[label]
+        key, value = parse_param_text(name, trainer_class(name).hyper_parameters, rest)
+        out.setdefault(label, {})[key] = value
+    return out
 
 
 def run_one(label: str, bits: int, seed: int, args, overrides: dict, n: int) -> dict:
@@ -87,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--param", action="append", default=[], metavar="LABEL.KEY=VALUE",
                         help="override a hyper-parameter, repeatable (e.g. --param lowrank+apply.rank=32)")
     args = parser.parse_args(argv)
-    overrides = parse_scoped_params(args.param)
+    overrides = parse_overrides(args.param)
     data = load_dataset(args.data)
     n = len(data.x_train) + len(data.x_test)
 

@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, float, float]]
         def assign(index, values, bare=bare):
             bare[index] = values
 
-        t_prog = _median_time(memory.program, lambda i: make_prog(requests[i + 1]), args.repeats)
-        t_bare = _median_time(assign, lambda i: make_bare(requests[i + 1]), args.repeats)
+        t_prog = _median_time(memory.program, lambda i, prog=make_prog: prog(requests[i + 1]), args.repeats)
+        t_bare = _median_time(assign, lambda i, bare_args=make_bare: bare_args(requests[i + 1]), args.repeats)
         summary = memory.summary()
         assert summary.writes_total <= (args.repeats + 1) * n_change  # manufacture-stuck cells are skipped
         rows.append((label, t_prog, t_bare, t_prog / t_bare))

@@ -1,9 +1,10 @@
 """Benchmark: on-chip training of a 784-128-10 ternary MLP on MNIST, every registered baseline side by side.
 
 MNIST test set split 8,000 train / 2,000 test, the rram_hfo2 profile, the same fresh seeded model for every
-trainer, 15 epochs each, each trainer at its own default batch size (nvm_sgd: see OVERRIDES). Prints, per trainer: final and best test
-accuracy, writes_total, writes_max_cell, training energy, aux memory, wall time (monitoring evaluations excluded)
-and wall time to reach 90 % test accuracy (checked every ~2,000 samples); then the ratios the targets are stated in:
+trainer, 15 epochs each, each trainer at its own default batch size (nvm_sgd: see OVERRIDES). Prints, per
+trainer: final and best test accuracy, writes_total, writes_max_cell, training energy, aux memory, wall time
+(monitoring evaluations excluded) and wall time to reach 90 % test accuracy (checked every ~2,000 samples);
+then the ratios the targets are stated in:
 
 - sgd >= 93 % test accuracy;
 - coordinate within 1.5 points of sgd, with fewer writes and at most 1/8 of sgd's aux memory;
@@ -22,7 +23,6 @@ from neurosim.nn.spec import model_from_spec
 from neurosim.training import make_trainer, train
 from neurosim.training.progress import ProgressBar
 
-
 # nvm_sgd's own default is per-sample (batch 1): 8,000 steps per epoch take ~9 minutes for 15 epochs here and
 # reach ~11 %; at batch 64 with lr 3 it runs in seconds (and is still the accuracy-poor, write-heavy baseline).
 OVERRIDES = {"nvm_sgd": (64, {"lr": 3.0})}
@@ -31,8 +31,8 @@ OVERRIDES = {"nvm_sgd": (64, {"lr": 3.0})}
 def time_to(record, accuracy: float) -> float | None:
     """Training wall time at the first checkpoint reaching ``accuracy`` (None if never)."""
     for point in record.checkpoints:
-        if point["test_accuracy"] >= accuracy:
-            return point["wall_time_s"]
+        if point.test_accuracy >= accuracy:
+            return point.wall_time_s
     return None
 
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
         best = max(e.test_accuracy for e in r.epochs)
         t90 = time_to(r, 0.90)
         print(f"{name:<12}{100 * r.final.test_accuracy:>8.2f}%{100 * best:>7.2f}%{r.final.writes_total:>11,}"
-              f"{r.final.writes_max_cell:>11,}{sum(r.final.energy_j.values()):>11.3e}"
+              f"{r.final.writes_max_cell:>11,}{r.energy().total_energy_j:>11.3e}"
               f"{r.final.aux_memory_bytes:>11,}{r.final.wall_time_s:>8.1f}"
               f"{(f'{t90:.1f}' if t90 is not None else 'never'):>10}")
     if "sgd" in records and "coordinate" in records:
@@ -92,8 +92,8 @@ def main(argv: list[str] | None = None) -> dict:
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
         for name, r in records.items():
             pts = r.checkpoints
-            ax1.plot([p["writes_total"] for p in pts], [100 * p["test_accuracy"] for p in pts], label=name)
-            ax2.plot([p["wall_time_s"] for p in pts], [100 * p["test_accuracy"] for p in pts], label=name)
+            ax1.plot([p.writes_total for p in pts], [100 * p.test_accuracy for p in pts], label=name)
+            ax2.plot([p.wall_time_s for p in pts], [100 * p.test_accuracy for p in pts], label=name)
         ax1.set_xscale("symlog")
         ax1.set_xlabel("cumulative cell writes")
         ax2.set_xlabel("training wall time (s)")

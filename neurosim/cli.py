@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from . import __version__
 from .errors import NeurosimError
+from .profiles import DEFAULT_PROFILE
 
 
 def _cmd_profiles_list(args: argparse.Namespace) -> int:
@@ -97,7 +98,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
                         f"expects {model.input_shape}")
     n = len(data.x_test) if args.n is None else min(args.n, len(data.x_test))
     x, y = data.x_test[:n], data.y_test[:n]
-    chip = Chip(args.profile, model, seed=args.seed, placement=args.placement,
+    chip = Chip(args.profile, model, seed=args.seed, placement=args.placement, executor=args.executor,
                 calibration=data.x_train[: args.calibration] if args.calibration else None)
     predictions = []
     for start in range(0, n, args.batch):
@@ -112,26 +113,16 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     report = chip.report(accuracy=accuracy, reference_accuracy=reference)
     print(report.format())
     if args.json:
-        _write_json(args.json, report.to_dict())
+        print(f"report written to {report.save(args.json)}")
     return 0
 
 
-def _parse_params(items: list[str]) -> dict:
-    """``key=value`` pairs; values are read as JSON when they parse (numbers, true/false), else as text."""
-    import json
+def _parse_params(trainer: str, items: list[str]) -> dict:
+    """``KEY=VALUE`` texts -> hyper-parameters of ``trainer``, each parsed to its declared type."""
+    from .training import parse_param_text, trainer_class
 
-    from .training import TrainingError
-
-    params = {}
-    for item in items:
-        if "=" not in item:
-            raise TrainingError(f"--param takes key=value (got {item!r})")
-        key, text = item.split("=", 1)
-        try:
-            params[key] = json.loads(text)
-        except json.JSONDecodeError:
-            params[key] = text
-    return params
+    declared = trainer_class(trainer).hyper_parameters
+    return dict(parse_param_text(trainer, declared, item) for item in items)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -139,15 +130,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .nn import load_model
     from .nn.spec import is_spec, model_from_spec
+    from .record import RecordError, format_table
     from .training import make_trainer, train
-    from .training.progress import ProgressBar, summary_table
+    from .training.progress import ProgressBar
 
     if args.out and Path(args.out).is_dir():  # fail before training, not after
-        from .experiments.record import RecordError
-
         raise RecordError(f"{args.out}: is a folder; --out takes a file name for the run record")
     data = load_dataset(args.data, seed=args.seed)
-    trainer = make_trainer(args.trainer, **_parse_params(args.param))
+    trainer = make_trainer(args.trainer, **_parse_params(args.trainer, args.param))
     if is_spec(args.model):
         model = model_from_spec(args.model, data.input_shape, data.n_classes, seed=args.seed,
                                 weight_bits=args.weight_bits)
@@ -162,7 +152,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                    run_info={"model_spec": args.model, "command": "train"})
     if args.out:
         print(f"run record written to {record.save(args.out)}")
-    print(summary_table([record]))
+    print(format_table([record]))
     if record.final.cells_failed:
         print(f"note: {record.final.cells_failed} cells wore out during training and are stuck "
               f"(training continued on them)")
@@ -170,7 +160,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def parse_scoped_params(items: list[str]) -> dict[str, dict]:
-    """``["TRAINER.KEY=VALUE", ...]`` -> ``{TRAINER: {KEY: value}}`` (values as in ``--param``)."""
+    """``["TRAINER.KEY=VALUE", ...]`` -> ``{TRAINER: {KEY: value}}`` (values parsed to their declared types)."""
     from .training import TrainingError
 
     params: dict[str, dict] = {}
@@ -178,20 +168,22 @@ def parse_scoped_params(items: list[str]) -> dict[str, dict]:
         head, _, rest = item.partition(".")
         if not rest or "=" not in rest:
             raise TrainingError(f"--param takes TRAINER.KEY=VALUE (got {item!r})")
-        params.setdefault(head, {}).update(_parse_params([rest]))
+        params.setdefault(head, {}).update(_parse_params(head, [rest]))
     return params
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .data.streams import Scenario
-    from .experiments.compare import CompareSpec, format_table, run_compare
+    from .experiments.compare import CompareSpec, run_compare
+    from .record import format_table
     from .training import TRAINERS, TrainingError
 
-    params = parse_scoped_params(args.param)
     trainers = args.trainers or sorted(TRAINERS)
-    for name in params:
-        if name not in trainers:
+    for item in args.param:
+        name = item.partition(".")[0]
+        if name in TRAINERS and name not in trainers:
             raise TrainingError(f"--param names trainer {name!r}, which is not compared ({', '.join(trainers)})")
+    params = parse_scoped_params(args.param)
     scenario = None
     if args.scenario != "none" or args.analog_drift or args.digital_drift:
         scenario = Scenario(shift=args.scenario, analog_drift=args.analog_drift, digital_drift=args.digital_drift,
@@ -206,6 +198,57 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     print(format_table(records))
     print(f"records, summary.csv and plots written to {args.out}/")
     return 0
+
+
+def _cmd_executors(args: argparse.Namespace) -> int:
+    from .chip import DEFAULT_EXECUTOR, EXECUTORS
+
+    width = max(len(n) for n in EXECUTORS) + len(" (default)")
+    for name in sorted(EXECUTORS):
+        shown = name + (" (default)" if name == DEFAULT_EXECUTOR else "")
+        print(f"{shown:<{width}}  {EXECUTORS[name].summary}")
+    return 0
+
+
+def _cmd_trainers_list(args: argparse.Namespace) -> int:
+    from .training import TRAINERS
+
+    width = max(len(n) for n in TRAINERS)
+    for name in sorted(TRAINERS):
+        cls = TRAINERS[name]
+        print(f"{name:<{width}}  batch {cls.default_batch_size:>4}  {cls.summary}")
+    print("(`neurosim trainers show NAME` lists a trainer's hyper-parameters; set them with --param KEY=VALUE)")
+    return 0
+
+
+def _params_lines(name: str, indent: str = "  ") -> list[str]:
+    from .training import trainer_class
+    from .training.params import params_table
+
+    rows = params_table(trainer_class(name).hyper_parameters)
+    if not rows:
+        return [indent + "(no hyper-parameters)"]
+    w = [max(len(r[i]) for r in rows) for i in range(4)]
+    return [f"{indent}{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  default {r[2]:<{w[2]}}  {r[3]:<{w[3]}}  {r[4]}" for r in rows]
+
+
+def _cmd_trainers_show(args: argparse.Namespace) -> int:
+    from .training import trainer_class
+
+    cls = trainer_class(args.name)
+    print(f"{args.name}: {cls.summary} (default batch {cls.default_batch_size})")
+    print("\n".join(_params_lines(args.name)))
+    return 0
+
+
+def _trainers_epilog() -> str:
+    from .training import TRAINERS
+
+    lines = ["hyper-parameters of each trainer (--param KEY=VALUE):"]
+    for name in sorted(TRAINERS):
+        lines.append(f"{name}:")
+        lines += _params_lines(name, indent="    ")
+    return "\n".join(lines)
 
 
 def _write_json(path: str, data: dict) -> None:
@@ -258,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def chip_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", required=True, help="shipped model name (see models/) or path to a model .toml")
-        p.add_argument("--profile", default="rram_hfo2", help="shipped profile name or path (default rram_hfo2)")
+        p.add_argument("--profile", default=DEFAULT_PROFILE,
+                       help=f"shipped profile name or path (default {DEFAULT_PROFILE})")
         p.add_argument("--placement", choices=("optimized", "naive"), default="optimized")
         p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
 
@@ -266,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     chip_options(p_map)
     p_map.add_argument("--plot", metavar="PNG", help="draw the floorplan (layers on cores, traffic on links)")
     p_map.set_defaults(func=_cmd_map)
+
+    from .chip import DEFAULT_EXECUTOR, EXECUTORS
 
     p_inf = sub.add_parser("infer", help="run inference on the simulated chip: accuracy, energy, latency, power")
     chip_options(p_inf)
@@ -275,16 +321,31 @@ def build_parser() -> argparse.ArgumentParser:
     p_inf.add_argument("--calibration", type=_non_negative_int, default=256,
                        help="training samples used to set narrow converters' ranges (0: none)")
     p_inf.add_argument("--seed", type=int, default=0)
+    p_inf.add_argument("--executor", choices=sorted(EXECUTORS), default=DEFAULT_EXECUTOR,
+                       help=f"how the mapped network runs (default {DEFAULT_EXECUTOR}; see `neurosim executors`)")
     p_inf.add_argument("--quiet", action="store_true", help="no progress line")
     p_inf.set_defaults(func=_cmd_infer)
 
     from .training import TRAINERS
 
-    p_tr = sub.add_parser("train", help="train on the simulated chip: accuracy, writes, energy, aux memory, lifetime")
+    p_ex = sub.add_parser("executors", help="list the registered executors (ways a mapped network runs)")
+    p_ex.set_defaults(func=_cmd_executors)
+
+    p_trs = sub.add_parser("trainers", help="list the registered trainers, or show one's hyper-parameters")
+    trsub = p_trs.add_subparsers(dest="action", metavar="ACTION")
+    p_trs.set_defaults(func=_cmd_trainers_list)
+    trsub.add_parser("list", help="list the trainers").set_defaults(func=_cmd_trainers_list)
+    p_trs_show = trsub.add_parser("show", help="every hyper-parameter of a trainer: type, default, constraint, meaning")
+    p_trs_show.add_argument("name", choices=sorted(TRAINERS))
+    p_trs_show.set_defaults(func=_cmd_trainers_show)
+
+    p_tr = sub.add_parser("train", help="train on the simulated chip: accuracy, writes, energy, aux memory, lifetime",
+                          epilog=_trainers_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p_tr.add_argument("--trainer", required=True, choices=sorted(TRAINERS))
     p_tr.add_argument("--model", required=True,
                       help="layer sizes for a fresh seeded MLP (e.g. 784-128-10), a shipped model name, or a path")
-    p_tr.add_argument("--profile", default="rram_hfo2", help="shipped profile name or path (default rram_hfo2)")
+    p_tr.add_argument("--profile", default=DEFAULT_PROFILE,
+                      help=f"shipped profile name or path (default {DEFAULT_PROFILE})")
     p_tr.add_argument("--data", default="digits", help="iris, digits, wine, breast_cancer, mnist or mnist:PATH")
     p_tr.add_argument("--epochs", type=_positive_int, default=5)
     p_tr.add_argument("--batch-size", type=_positive_int, default=None,
@@ -300,10 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .data.streams import SHIFTS
 
     p_cmp = sub.add_parser("compare", help="compare trainers on one chip: accuracy, writes, energy, lifetime "
-                           "(with no options: every trainer on rram_hfo2 and the bundled digits data)")
+                           f"(with no options: every trainer on {DEFAULT_PROFILE} and the bundled digits data)")
     p_cmp.add_argument("--trainers", nargs="+", choices=sorted(TRAINERS), default=None,
                        help="trainers to compare (default: all registered)")
-    p_cmp.add_argument("--profile", default="rram_hfo2")
+    p_cmp.add_argument("--profile", default=DEFAULT_PROFILE)
     p_cmp.add_argument("--data", default="digits")
     p_cmp.add_argument("--model", default="64-64-10", help="layer sizes (fresh seeded MLP), shipped model or path")
     p_cmp.add_argument("--epochs", type=_positive_int, default=10, help="epochs from scratch (no scenario)")

@@ -56,3 +56,7 @@ class MappingError(NeurosimError, ValueError):
 
 class DataError(NeurosimError, ValueError):
     """A data set file is missing or malformed."""
+
+
+class ExecutorError(NeurosimError, ValueError):
+    """An unknown executor, or a model or request an executor cannot run."""

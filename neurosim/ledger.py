@@ -1,17 +1,33 @@
 """Event counts and their pricing: "count events, price them later".
 
-Simulation only counts (a :class:`Ledger`); :func:`price` turns counts and a profile into joules and seconds in one
-place. Counts serialise to JSON, so a saved run can be re-priced under any other profile without re-simulating.
+Simulation only counts (a :class:`Ledger`); :func:`price` turns counts and a profile into joules and seconds, in
+one place, through two tables that are data: :data:`ENERGY_TABLE` (which count is priced by which profile field,
+into which category) and :data:`LATENCY_TABLE` (which serial step takes which profile latency). Counts never depend
+on prices, so a saved run re-priced under a profile that differs only in prices gives exactly the figures
+re-simulating under it gives.
 
-Time is counted the same way: components record *serial steps* (latency-bearing events on the critical path, e.g.
-one group of cells programmed in parallel, one ADC conversion of a shared ADC) and pricing multiplies them by the
-profile's latencies. Power is energy over that simulated time.
+What is counted:
+
+- ``cell_writes``: programming events by level transition (a matrix); SET and RESET pulses are derived from it at
+  pricing time (``device.energy_scaling`` decides how many pulses a transition takes);
+- ``counts``: scalar events (:data:`COUNTS`);
+- ``steps``: serial steps on the critical path that add up plainly (:data:`SERIAL_STEPS`);
+- ``write_groups``: for each kind of write-circuit operation (SET, RESET, verify read), how many program calls
+  handled how many cells. The cells of one call are handled ``write_policy.parallel_cells`` at a time, so its steps
+  are ``ceil(cells / parallel_cells)``, worked out at pricing time;
+- ``stages`` and ``pipelines``: the per-sample serial steps of each pipeline stage (one per analog layer, from the
+  mapping) and how many batches of how many samples streamed through which stages. A batch of B samples takes the
+  sum of its stages' times plus (B - 1) times its slowest stage's time; which stage is slowest depends on the
+  latencies, so it too is decided at pricing time.
+
+Power is energy over the simulated time.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +36,7 @@ import numpy as np
 from .errors import LedgerError
 from .profiles import Profile
 
-SCHEMA = "neurosim.ledger/1"
+SCHEMA = "neurosim.ledger/2"
 MAX_LEVELS = 256  # the profile schema's bound on levels per cell
 FLOAT_BYTES = 4  # auxiliary memory holds float32 values
 MAX_COUNT = 2 ** 63 - 1  # counts beyond int64 are a bug upstream, not a workload
@@ -37,11 +53,61 @@ COUNTS: dict[str, str] = {
     "aux_bytes_written": "bytes written to auxiliary (SRAM) memory",
 }
 
-#: serial steps (critical-path events) and the profile latency that prices each
+#: serial steps (critical-path events), each priced by one latency of :data:`LATENCY_TABLE`
 SERIAL_STEPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify", "crossbar_read", "dac", "adc",
                                  "noc_hop", "neuron", "clock")
 
+#: write-circuit operations counted as groups of cells per program call (steps = ceil(cells / parallel_cells))
+WRITE_GROUPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify")
+
 ENERGY_CATEGORIES: tuple[str, ...] = ("write", "write_verify", "read", "dac", "adc", "noc", "neuron", "aux_memory")
+
+
+@dataclass(frozen=True)
+class EnergyRule:
+    """One row of the price table: ``count`` x the profile value at ``field`` joules go to ``category``."""
+
+    count: str
+    field: str
+    category: str
+
+
+#: every count and the profile field (SI attribute path) that prices it. ``set_pulses`` and ``reset_pulses`` are
+#: derived from the transition matrix at pricing time (see :func:`write_pulses`).
+ENERGY_TABLE: tuple[EnergyRule, ...] = (
+    EnergyRule("set_pulses", "device.set_energy_j", "write"),
+    EnergyRule("reset_pulses", "device.reset_energy_j", "write"),
+    EnergyRule("write_verify_reads", "device.read_energy_j", "write_verify"),
+    EnergyRule("cell_reads", "device.read_energy_j", "read"),
+    EnergyRule("dac_conversions", "periphery.dac_energy_j", "dac"),
+    EnergyRule("adc_conversions", "periphery.adc_energy_j", "adc"),
+    EnergyRule("noc_flit_hops", "chip.noc_energy_per_flit_hop_j", "noc"),
+    EnergyRule("neuron_updates", "core.neuron_update_energy_j", "neuron"),
+    EnergyRule("aux_bytes_read", "aux_memory.read_energy_per_byte_j", "aux_memory"),
+    EnergyRule("aux_bytes_written", "aux_memory.write_energy_per_byte_j", "aux_memory"),
+)
+
+#: every serial step kind and the profile field (seconds) one step takes
+LATENCY_TABLE: dict[str, str] = {
+    "write_set": "device.set_latency_s",
+    "write_reset": "device.reset_latency_s",
+    "write_verify": "device.read_latency_s",
+    "crossbar_read": "device.read_latency_s",
+    "dac": "periphery.dac_latency_s",
+    "adc": "periphery.adc_latency_s",
+    "noc_hop": "chip.noc_latency_per_flit_hop_s",
+    "neuron": "core.neuron_update_latency_s",
+    "clock": "chip.clock_period_s",
+}
+
+#: the profile field that sets how many cells one write group step handles
+WRITE_PARALLELISM_FIELD = "write_policy.parallel_cells"
+
+
+def profile_value(profile: Profile, path: str) -> Any:
+    """The value at a dotted attribute path of a profile, e.g. ``"device.set_energy_j"``."""
+    section, attribute = path.split(".")
+    return getattr(getattr(profile, section), attribute)
 
 
 class Ledger:
@@ -55,12 +121,17 @@ class Ledger:
     Attributes
     ----------
     cell_writes : ndarray of int64, shape (levels, levels)
-        Programming events by transition, ``cell_writes[a, b]`` from level ``a`` to level ``b``; pulses per event
-        (``per_level_step`` energy scaling) are derived from the transition at pricing time.
+        Programming events by transition, ``cell_writes[a, b]`` from level ``a`` to level ``b``.
     counts : dict of str to int
         The scalar counts listed in :data:`COUNTS`.
     steps : dict of str to int
-        Serial steps listed in :data:`SERIAL_STEPS`.
+        Serial steps that add up plainly (:data:`SERIAL_STEPS`).
+    write_groups : dict of str to dict of int to int
+        Per kind in :data:`WRITE_GROUPS`: cells handled in one program call -> number of such calls.
+    stages : dict of str to dict of str to int
+        Pipeline stage name -> serial steps one sample takes in it, by kind.
+    pipelines : dict of tuple of str to (int, int)
+        The stages a batch streamed through -> (batches, samples).
     """
 
     def __init__(self, levels: int):
@@ -70,6 +141,9 @@ class Ledger:
         self.cell_writes = np.zeros((self.levels, self.levels), dtype=np.int64)
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
         self.steps: dict[str, int] = dict.fromkeys(SERIAL_STEPS, 0)
+        self.write_groups: dict[str, dict[int, int]] = {k: {} for k in WRITE_GROUPS}
+        self.stages: dict[str, dict[str, int]] = {}
+        self.pipelines: dict[tuple[str, ...], tuple[int, int]] = {}
 
     # ------------------------------------------------------------------------------------------------ counting
     def add(self, **counts: int) -> None:
@@ -80,7 +154,7 @@ class Ledger:
             self.counts[key] += _non_negative(key, n)
 
     def add_steps(self, **steps: int) -> None:
-        """Add serial steps (critical-path events priced by latency), e.g. ``ledger.add_steps(adc=16)``."""
+        """Add serial steps that add up plainly, e.g. ``ledger.add_steps(neuron=16)``."""
         for key, n in steps.items():
             if key not in self.steps:
                 raise LedgerError(f"unknown serial step {key!r}; steps are: {', '.join(SERIAL_STEPS)}")
@@ -94,59 +168,167 @@ class Ledger:
                               f"(got shape {arr.shape}, dtype {arr.dtype})")
         self.cell_writes += arr
 
+    def add_write_groups(self, **cells: int) -> None:
+        """Count one program call's write-circuit work, e.g. ``add_write_groups(write_set=70, write_verify=300)``:
+        the cells each operation handled in the call (a group of 0 cells takes no step and is not kept)."""
+        for key, n in cells.items():
+            if key not in self.write_groups:
+                raise LedgerError(f"unknown write group {key!r}; groups are: {', '.join(WRITE_GROUPS)}")
+            n = _non_negative(key, n)
+            if n:
+                groups = self.write_groups[key]
+                groups[n] = groups.get(n, 0) + 1
+
+    def declare_stages(self, stages: Mapping[str, Mapping[str, int]]) -> None:
+        """Declare pipeline stages (name -> serial steps one sample takes, by kind). A stage already declared must
+        be declared the same way."""
+        for name, steps in stages.items():
+            clean = {}
+            for key, n in steps.items():
+                if key not in SERIAL_STEPS:
+                    raise LedgerError(f"stage {name!r}: unknown serial step {key!r}; steps are: "
+                                      f"{', '.join(SERIAL_STEPS)}")
+                clean[key] = _non_negative(f"{name}.{key}", n)
+            if name in self.stages and self.stages[name] != clean:
+                raise LedgerError(f"stage {name!r} is already declared with other steps ({self.stages[name]})")
+            self.stages[str(name)] = clean
+
+    def add_pipeline(self, stages: tuple[str, ...], samples: int, batches: int = 1) -> None:
+        """Count ``batches`` batches, ``samples`` samples in all, streaming through the declared ``stages``."""
+        stages = tuple(stages)
+        unknown = [s for s in stages if s not in self.stages]
+        if unknown or not stages:
+            raise LedgerError(f"pipeline stages must be declared first (unknown: {unknown or 'none given'})")
+        samples, batches = _non_negative("samples", samples), _non_negative("batches", batches)
+        if samples < batches:
+            raise LedgerError(f"a pipeline run needs at least one sample per batch ({samples} samples, "
+                              f"{batches} batches)")
+        if batches:
+            old_b, old_s = self.pipelines.get(stages, (0, 0))
+            self.pipelines[stages] = (old_b + batches, old_s + samples)
+
     @property
     def writes_total(self) -> int:
         """Total programming events (every transition)."""
         return int(self.cell_writes.sum())
 
+    # ------------------------------------------------------------------------------------------ derived counts
+    def serial_steps(self, profile: Profile) -> dict[str, int]:
+        """Serial steps by kind under ``profile``: the plain steps, the write groups divided into
+        ``parallel_cells``-sized steps, and every pipeline run (its stages once per batch, its slowest stage once
+        more per further sample). Integers: the only price-dependent choice is which stage is slowest."""
+        out = dict(self.steps)
+        p = int(profile_value(profile, WRITE_PARALLELISM_FIELD))
+        for kind, groups in self.write_groups.items():
+            out[kind] += sum(calls * -(-cells // p) for cells, calls in groups.items())
+        latency = latencies(profile)
+        for stages, (batches, samples) in self.pipelines.items():
+            steps = [self.stages[s] for s in stages]
+            slowest = max(steps, key=lambda st: sum(n * latency[k] for k, n in st.items()))  # first of equals
+            for st in steps:
+                for k, n in st.items():
+                    out[k] += batches * n
+            for k, n in slowest.items():
+                out[k] += (samples - batches) * n
+        return out
+
+    def without_writes(self) -> Ledger:
+        """A copy with every write event removed (transitions, verify reads, write groups): what inference
+        reports price."""
+        out = self.copy()
+        out.cell_writes[:] = 0
+        out.counts["write_verify_reads"] = 0
+        for kind in WRITE_GROUPS:
+            out.steps[kind] = 0
+            out.write_groups[kind] = {}
+        return out
+
     # ------------------------------------------------------------------------------------------ combination
-    def copy(self) -> "Ledger":
+    def copy(self) -> Ledger:
         """An independent copy (a snapshot)."""
         out = Ledger(self.levels)
         out.cell_writes[:] = self.cell_writes
         out.counts.update(self.counts)
         out.steps.update(self.steps)
+        out.write_groups = {k: dict(v) for k, v in self.write_groups.items()}
+        out.stages = {k: dict(v) for k, v in self.stages.items()}
+        out.pipelines = dict(self.pipelines)
         return out
 
-    def __sub__(self, earlier: "Ledger") -> "Ledger":
+    def merge(self, other: Ledger) -> None:
+        """Add ``other``'s counts to this ledger in place (events an executor or a trainer caused)."""
+        self._check_compatible(other, "add")
+        self.cell_writes += other.cell_writes
+        for k, n in other.counts.items():
+            self.counts[k] += n
+        for k, n in other.steps.items():
+            self.steps[k] += n
+        for kind, groups in other.write_groups.items():
+            mine = self.write_groups[kind]
+            for cells, calls in groups.items():
+                mine[cells] = mine.get(cells, 0) + calls
+        self.declare_stages(other.stages)
+        for stages, (batches, samples) in other.pipelines.items():
+            old_b, old_s = self.pipelines.get(stages, (0, 0))
+            self.pipelines[stages] = (old_b + batches, old_s + samples)
+
+    def __add__(self, other: Ledger) -> Ledger:
+        out = self.copy()
+        out.merge(other)
+        return out
+
+    def __sub__(self, earlier: Ledger) -> Ledger:
         """Events counted since the snapshot ``earlier``."""
-        if not isinstance(earlier, Ledger) or earlier.levels != self.levels:
-            raise LedgerError("can only subtract a ledger of the same cell levels")
+        self._check_compatible(earlier, "subtract")
         out = self.copy()
         out.cell_writes -= earlier.cell_writes
         for k in out.counts:
             out.counts[k] -= earlier.counts[k]
         for k in out.steps:
             out.steps[k] -= earlier.steps[k]
+        for kind, groups in earlier.write_groups.items():
+            mine = out.write_groups[kind]
+            for cells, calls in groups.items():
+                mine[cells] = mine.get(cells, 0) - calls
+                if mine[cells] == 0:
+                    del mine[cells]
+        for stages, (batches, samples) in earlier.pipelines.items():
+            b, s = out.pipelines.get(stages, (0, 0))
+            if (b, s) == (batches, samples):
+                out.pipelines.pop(stages, None)
+            else:
+                out.pipelines[stages] = (b - batches, s - samples)
+        if (out.cell_writes.min(initial=0) < 0 or min(out.counts.values()) < 0 or min(out.steps.values()) < 0
+                or any(c < 0 for g in out.write_groups.values() for c in g.values())
+                or any(b < 0 or s < 0 for b, s in out.pipelines.values())):
+            raise LedgerError("can only subtract an earlier snapshot of the same ledger (a count would be negative)")
         return out
 
-    def __add__(self, other: "Ledger") -> "Ledger":
+    def _check_compatible(self, other: object, verb: str) -> None:
         if not isinstance(other, Ledger) or other.levels != self.levels:
-            raise LedgerError("can only add a ledger of the same cell levels")
-        out = self.copy()
-        out.cell_writes += other.cell_writes
-        for k in out.counts:
-            out.counts[k] += other.counts[k]
-        for k in out.steps:
-            out.steps[k] += other.steps[k]
-        return out
+            raise LedgerError(f"can only {verb} a ledger of the same cell levels")
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Ledger) and other.levels == self.levels
                 and np.array_equal(other.cell_writes, self.cell_writes)
-                and other.counts == self.counts and other.steps == self.steps)
+                and other.counts == self.counts and other.steps == self.steps
+                and other.write_groups == self.write_groups and other.stages == self.stages
+                and other.pipelines == self.pipelines)
 
     # ------------------------------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (integers only)."""
+        """Plain-JSON form (integers only; histogram keys as decimal strings, pipeline stages joined by '+')."""
         return {"schema": SCHEMA, "levels": self.levels, "cell_writes": self.cell_writes.tolist(),
-                "counts": dict(self.counts), "steps": dict(self.steps)}
+                "counts": dict(self.counts), "steps": dict(self.steps),
+                "write_groups": {k: {str(c): n for c, n in sorted(g.items())} for k, g in self.write_groups.items()},
+                "stages": {k: dict(v) for k, v in self.stages.items()},
+                "pipelines": {"+".join(k): [b, s] for k, (b, s) in self.pipelines.items()}}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "<dict>") -> "Ledger":
+    def from_dict(cls, data: Any, source: str = "<dict>") -> Ledger:
         """Rebuild counts saved by :meth:`to_dict`; raises :class:`LedgerError` naming what is wrong."""
         if not isinstance(data, dict):
             raise LedgerError(f"{source}: a ledger must be a JSON object, not {type(data).__name__}")
@@ -167,20 +349,36 @@ class Ledger:
                               f"integers (got {str(matrix)[:60]})")
         out.cell_writes[:] = arr
         for section, names in (("counts", COUNTS), ("steps", SERIAL_STEPS)):
-            given = data.get(section)
-            if not isinstance(given, dict):
-                raise LedgerError(f"{source}: key {section!r} must be an object (got {given!r})")
+            given = _object(data, section, source)
             for key, n in given.items():
                 if key not in names:
                     raise LedgerError(f"{source}: unknown key '{section}.{key}'")
-                if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_COUNT:
-                    raise LedgerError(f"{source}: key '{section}.{key}' must be an integer in [0, 2**63) "
-                                      f"(got {n!r})")
-                getattr(out, section)[key] = n
+                getattr(out, section)[key] = _stored_count(n, f"{section}.{key}", source)
+        groups = _object(data, "write_groups", source)
+        for kind in groups:
+            if kind not in WRITE_GROUPS:
+                raise LedgerError(f"{source}: unknown key 'write_groups.{kind}'")
+            for cells, calls in _object(groups, kind, source, "write_groups.").items():
+                size = _decimal(cells, f"write_groups.{kind}", source)
+                out.write_groups[kind][size] = _stored_count(calls, f"write_groups.{kind}.{cells}", source)
+        stages = _object(data, "stages", source)
+        try:
+            out.declare_stages({name: _object(stages, name, source, "stages.") for name in stages})
+        except LedgerError as exc:
+            raise LedgerError(f"{source}: {exc}") from None
+        for key, value in _object(data, "pipelines", source).items():
+            names = tuple(key.split("+"))
+            if not (isinstance(value, list) and len(value) == 2):
+                raise LedgerError(f"{source}: key 'pipelines.{key}' must be [batches, samples] (got {value!r})")
+            batches, samples = (_stored_count(v, f"pipelines.{key}", source) for v in value)
+            try:
+                out.add_pipeline(names, samples, batches)
+            except LedgerError as exc:
+                raise LedgerError(f"{source}: key 'pipelines.{key}': {exc}") from None
         return out
 
     @classmethod
-    def from_json(cls, text: str, source: str = "<json>") -> "Ledger":
+    def from_json(cls, text: str, source: str = "<json>") -> Ledger:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -198,6 +396,27 @@ def _non_negative(key: str, n: Any) -> int:
     return int(n)
 
 
+def _object(data: dict, key: str, source: str, prefix: str = "") -> dict:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise LedgerError(f"{source}: key '{prefix}{key}' must be an object (got {value!r})")
+    return value
+
+
+def _stored_count(n: Any, key: str, source: str) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= MAX_COUNT:
+        raise LedgerError(f"{source}: key '{key}' must be an integer in [0, 2**63) (got {n!r})")
+    return n
+
+
+def _decimal(text: Any, key: str, source: str) -> int:
+    if not (isinstance(text, str) and text.isdigit() and text == str(int(text)) and int(text) > 0):
+        raise LedgerError(f"{source}: key '{key}' must map cell counts (positive decimal integers) to calls "
+                          f"(got key {text!r})")
+    return _stored_count(int(text), key, source)
+
+
+# ----------------------------------------------------------------------------------------------------- pricing
 @dataclass(frozen=True)
 class EnergyReport:
     """Counts priced by one profile.
@@ -251,17 +470,36 @@ class EnergyReport:
         return "\n".join(lines)
 
 
-def step_latencies(profile: Profile) -> dict[str, float]:
-    """Seconds per serial step of each kind in :data:`SERIAL_STEPS` under ``profile``."""
-    dev, peri, core, chip = profile.device, profile.periphery, profile.core, profile.chip
-    return {"write_set": dev.set_latency_s, "write_reset": dev.reset_latency_s, "write_verify": dev.read_latency_s,
-            "crossbar_read": dev.read_latency_s, "dac": peri.dac_latency_s, "adc": peri.adc_latency_s,
-            "noc_hop": chip.noc_latency_per_flit_hop_s, "neuron": core.neuron_update_latency_s,
-            "clock": 1.0 / chip.clock_hz}
+def latencies(profile: Profile) -> dict[str, float]:
+    """Seconds per serial step of each kind in :data:`SERIAL_STEPS` under ``profile`` (from :data:`LATENCY_TABLE`)."""
+    return {kind: float(profile_value(profile, path)) for kind, path in LATENCY_TABLE.items()}
+
+
+def write_pulses(cell_writes: np.ndarray, energy_scaling: str) -> dict[str, int]:
+    """SET and RESET pulses of a transition matrix.
+
+    Raising the level is a SET, lowering it a RESET; re-writing the held level (only under the ``always`` write
+    policy) applies the pulse that targets it: SET for any level above 0, RESET for level 0. Under
+    ``per_level_step`` scaling a transition takes one pulse per level crossed (at least one).
+    """
+    levels = cell_writes.shape[0]
+    a = np.arange(levels)[:, None]
+    b = np.arange(levels)[None, :]
+    up = (b > a) | ((b == a) & (b > 0))
+    pulses = np.maximum(np.abs(b - a), 1) if energy_scaling == "per_level_step" else np.ones((levels, levels), int)
+    weighted = cell_writes * pulses
+    return {"set_pulses": int(weighted[up].sum()), "reset_pulses": int(weighted[~up].sum())}
+
+
+def stage_times(ledger: Ledger, profile: Profile) -> dict[str, float]:
+    """Seconds one sample spends in each declared pipeline stage under ``profile``."""
+    latency = latencies(profile)
+    return {name: sum(n * latency[k] for k, n in steps.items()) for name, steps in ledger.stages.items()}
 
 
 def price(ledger: Ledger, profile: Profile) -> EnergyReport:
-    """Turn event counts into energy and time under ``profile``.
+    """Turn event counts into energy and time under ``profile``: one generic pass over :data:`ENERGY_TABLE` and
+    :data:`LATENCY_TABLE`.
 
     Parameters
     ----------
@@ -274,29 +512,24 @@ def price(ledger: Ledger, profile: Profile) -> EnergyReport:
     Returns
     -------
     EnergyReport
-        Energy is the sum over categories of count x price, exactly.
+        Energy by category: the sum of count x price over the table's rows of that category.
 
     Raises
     ------
     LedgerError
         When the profile's cell levels differ from the ledger's.
     """
-    dev, peri, core, chip, aux = profile.device, profile.periphery, profile.core, profile.chip, profile.aux_memory
-    if dev.levels != ledger.levels:
+    if profile.device.levels != ledger.levels:
         raise LedgerError(f"cannot price writes counted on {ledger.levels}-level cells with profile "
-                          f"{profile.name!r}, whose cells have {dev.levels} levels (device.levels)")
-    c = ledger.counts
-    energy = {
-        "write": float((ledger.cell_writes * dev.transition_energy_matrix()).sum()),
-        "write_verify": c["write_verify_reads"] * dev.read_energy_j,
-        "read": c["cell_reads"] * dev.read_energy_j,
-        "dac": c["dac_conversions"] * peri.dac_energy_j,
-        "adc": c["adc_conversions"] * peri.adc_energy_j,
-        "noc": c["noc_flit_hops"] * chip.noc_energy_per_flit_hop_j,
-        "neuron": c["neuron_updates"] * core.neuron_update_energy_j,
-        "aux_memory": c["aux_bytes_read"] * aux.read_energy_per_byte_j
-        + c["aux_bytes_written"] * aux.write_energy_per_byte_j,
-    }
-    latency = step_latencies(profile)
-    time = {k: ledger.steps[k] * latency[k] for k in SERIAL_STEPS}
+                          f"{profile.name!r}, whose cells have {profile.device.levels} levels (device.levels)")
+    counts: dict[str, int] = dict(ledger.counts)
+    counts.update(write_pulses(ledger.cell_writes, profile.device.energy_scaling))
+    energy = dict.fromkeys(ENERGY_CATEGORIES, 0.0)
+    for rule in ENERGY_TABLE:
+        n = counts[rule.count]
+        if n:
+            energy[rule.category] += n * float(profile_value(profile, rule.field))
+    latency = latencies(profile)
+    steps = ledger.serial_steps(profile)
+    time = {k: steps[k] * latency[k] for k in SERIAL_STEPS}
     return EnergyReport(profile=profile.name, energy_j=energy, time_s=time)

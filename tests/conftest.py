@@ -4,4 +4,25 @@
 (:mod:`neurosim._blas`): the pinned numbers in these tests then hold on every x86-64 machine.
 """
 
+import contextlib
+import io
+
+import pytest
+
 import neurosim  # noqa: F401  (first: pins OpenBLAS's kernel family before numpy loads)
+
+
+@pytest.fixture(scope="session")
+def main_job(tmp_path_factory):
+    """README's main job, run once per test session: ``neurosim compare`` on the shipped defaults.
+
+    Returns (what it printed on stdout, the folder holding its records, CSV and plots).
+    """
+    from neurosim.cli import main
+
+    out_dir = tmp_path_factory.mktemp("main_job") / "neurosim_compare"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["compare", "--out", str(out_dir), "--quiet"])
+    assert status == 0
+    return printed.getvalue(), out_dir

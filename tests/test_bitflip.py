@@ -14,11 +14,16 @@ from neurosim.data import load_dataset
 from neurosim.nn import Dense, Flatten
 from neurosim.nn.model import Model
 from neurosim.nn.spec import model_from_spec
-from neurosim.training import TRAINERS, TrainingError, TrainingView, make_trainer, train
-from neurosim.training import bitflip
+from neurosim.training import TRAINERS, TrainingError, TrainingView, bitflip, make_trainer, train
 from neurosim.training.base import Batch
-from neurosim.training.bitflip import (BitFlipTrainer, _desired_outputs, _erroneous_counts, _integer_step,
-                                       _propagate, _select)
+from neurosim.training.bitflip import (
+    BitFlipTrainer,
+    _desired_outputs,
+    _erroneous_counts,
+    _integer_step,
+    _propagate,
+    _select,
+)
 
 INTEGER_KINDS = "iub"  # signed, unsigned, bool
 

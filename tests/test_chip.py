@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import neurosim
-from neurosim import Chip, MappingError, WriteRequestError, load_profile
+from neurosim import Chip, WriteRequestError, load_profile
 from neurosim.chip import _kernels, _twins
 from neurosim.data import load_dataset
 from neurosim.nn import Conv2D, Dense, Flatten, MaxPool2D, quantize_symmetric, sequential, ternarize_twn
@@ -20,12 +20,12 @@ N_MNIST = 300
 
 
 # --------------------------------------------------------------------------------------------- fixtures
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _data(name: str):
     return load_dataset(name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(name: str):
     return neurosim.load_model(name)
 
@@ -36,7 +36,7 @@ def _x_test(model_name: str) -> np.ndarray:
     return x[:N_MNIST] if data == "mnist" else x
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _random_cnn():
     """A small random ternary CNN: strided padded conv, conv, max-pool, flatten, dense."""
     rng = np.random.default_rng(1234)
@@ -50,12 +50,12 @@ def _random_cnn():
         Dense(codes=c3, scale=s3, bias=0.1 * rng.standard_normal(4), activation="none")])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _random_cnn_inputs():
     return np.random.default_rng(99).random((60, 12, 12, 2))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _four_bit_mlp():
     rng = np.random.default_rng(7)
     q1, t1 = quantize_symmetric(rng.standard_normal((64, 32)), 4)
@@ -431,7 +431,7 @@ def test_calibrated_ranges_are_within_the_guaranteed_ones():
     calibrated = Chip(narrow, model, calibration=digits.x_train[:200])
     tighter = False
     for lt in plain.mapping.tilings:
-        g, c = plain._converters[lt.layer], calibrated._converters[lt.layer]
+        g, c = plain.executor.converters[lt.layer], calibrated.executor.converters[lt.layer]
         assert not g.calibrated and c.calibrated
         assert c.adc_step.shape == g.adc_step.shape == (lt.row_blocks, lt.layout.slices, lt.fan_out)
         assert np.all(c.adc_step > 0)
@@ -447,7 +447,7 @@ def test_wide_converters_keep_the_guaranteed_ranges_after_calibration():
     plain = Chip("ideal", model)
     calibrated = Chip("ideal", model, calibration=_data("digits").x_train[:100])
     for lt in plain.mapping.tilings:
-        g, c = plain._converters[lt.layer], calibrated._converters[lt.layer]
+        g, c = plain.executor.converters[lt.layer], calibrated.executor.converters[lt.layer]
         np.testing.assert_array_equal(c.adc_step, g.adc_step)
         assert (c.dac_lo, c.dac_hi) == (g.dac_lo, g.dac_hi)
 

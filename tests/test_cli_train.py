@@ -7,8 +7,7 @@ import pytest
 
 import neurosim
 from neurosim.cli import main
-from neurosim.errors import LedgerError
-from neurosim.experiments.record import load_record
+from neurosim.record import RecordError, load_record
 from neurosim.training import TRAINERS
 
 
@@ -54,8 +53,11 @@ def test_train_prints_summary_and_writes_record(tmp_path, capsys):
     assert int(row[2].replace(",", "")) == record.final.writes_total
     assert int(row[3].replace(",", "")) == record.final.writes_max_cell
     assert int(row[5]) == record.final.cells_failed
-    assert float(row[6]) == pytest.approx(sum(record.final.energy_j.values()), rel=1e-3)
-    assert int(row[8].replace(",", "")) == record.final.aux_memory_bytes
+    priced = record.energy()  # the table prices the record's counts under its own profile
+    assert float(row[6]) == pytest.approx(priced.energy_j["write"], rel=1e-2)
+    assert float(row[8]) == pytest.approx(priced.total_energy_j, rel=1e-2)
+    assert float(row[9]) == pytest.approx(priced.power_w, rel=1e-2)
+    assert int(row[10].replace(",", "")) == record.final.aux_memory_bytes
     # --quiet: no progress bar, only the one-line run description on stderr
     assert len(captured.err.strip().splitlines()) == 1 and "training mlp_64-16-10 on rram_hfo2" in captured.err
 
@@ -94,7 +96,7 @@ def test_train_without_out_writes_nothing(tmp_path, capsys, monkeypatch):
     (["--trainer", "sgd", "--model", "64-16-10", "--param", "no_such_knob=1"], ["no_such_knob", "lr"]),
     (["--trainer", "coordinate", "--model", "64-16-10", "--param", "evaluations=0"], ["'evaluations'"]),
     (["--trainer", "sgd", "--model", "64-16-10", "--param", "lr=-1"], ["'lr'", "-1"]),
-    (["--trainer", "sgd", "--model", "64-16-10", "--param", "lr"], ["key=value"]),
+    (["--trainer", "sgd", "--model", "64-16-10", "--param", "lr"], ["KEY=VALUE"]),
     (["--trainer", "sgd", "--model", "784-10", "--data", "digits"], ["784", "64 features"]),
     (["--trainer", "sgd", "--model", "64-16-3", "--data", "digits"], ["3 outputs", "10 classes"]),
     (["--trainer", "sgd", "--model", "no_such_model"], ["no_such_model"]),
@@ -147,22 +149,69 @@ def test_reprice_record_under_another_profile(tmp_path, capsys):
     record = load_record(path)
     cell_writes = np.array(record.ledger["cell_writes"])
     assert cell_writes.sum() == record.final.writes_total > 0
-    stt = neurosim.load_profile("stt_mram")
-    report = record.reprice(stt)
-    assert report.profile == "stt_mram"
-    assert report.energy_j["write"] == pytest.approx(float((cell_writes * stt.device.transition_energy_matrix()).sum()),
-                                                     rel=1e-12)
-    # stt_mram: binary cells, 0.4 pJ per switching event in either direction
-    assert report.energy_j["write"] == pytest.approx(record.final.writes_total * 0.4e-12, rel=1e-12)
+    own = record.pricing_profile()
+    dearer = own.replace({"device.set_energy_pj": 4.0, "device.reset_energy_pj": 2.0, "device.read_energy_pj": 0.02,
+                          "aux_memory.read_energy_per_byte_pj": 1.0, "aux_memory.write_energy_per_byte_pj": 1.5})
+    report = record.reprice(dearer).energy()
+    assert report.profile == dearer.name
+    assert report.energy_j["write"] == pytest.approx(
+        float((cell_writes * dearer.device.transition_energy_matrix()).sum()), rel=1e-12)
     counts = record.ledger["counts"]
-    assert report.energy_j["read"] == pytest.approx(counts["cell_reads"] * stt.device.read_energy_j, rel=1e-12)
+    assert report.energy_j["read"] == pytest.approx(counts["cell_reads"] * 0.02e-12, rel=1e-12)
     assert report.energy_j["aux_memory"] == pytest.approx(
-        counts["aux_bytes_read"] * stt.aux_memory.read_energy_per_byte_j
-        + counts["aux_bytes_written"] * stt.aux_memory.write_energy_per_byte_j, rel=1e-12)
-    # priced under its own profile, the record gives back its final energy
-    own = record.reprice(neurosim.load_profile(record.profile["name"]))
-    assert own.energy_j == pytest.approx(record.final.energy_j, rel=1e-12)
-    assert own.energy_j["write"] != pytest.approx(report.energy_j["write"])
-    # a profile with other cell levels cannot price these writes
-    with pytest.raises(LedgerError, match="levels"):
+        counts["aux_bytes_read"] * 1.0e-12 + counts["aux_bytes_written"] * 1.5e-12, rel=1e-12)
+    # priced under its own profile, the record gives back what the table printed
+    assert record.reprice(own).energy() == record.energy()
+    assert record.energy().energy_j["write"] != pytest.approx(report.energy_j["write"])
+    # a profile that changes what is simulated is refused, naming the first differing key
+    with pytest.raises(RecordError, match="'device.levels'"):
         record.reprice(neurosim.load_profile("pcm"))
+    with pytest.raises(RecordError, match="'device.endurance_cycles'"):
+        record.reprice(neurosim.load_profile("stt_mram"))
+
+
+# ------------------------------------------------------------------------------------ declared hyper-parameters
+def test_trainers_are_listed_and_shown_with_every_hyper_parameter(capsys):
+    assert main(["trainers"]) == 0
+    listed = capsys.readouterr().out
+    for name in TRAINERS:
+        assert name in listed
+    for name, cls in TRAINERS.items():
+        assert main(["trainers", "show", name]) == 0
+        shown = capsys.readouterr().out
+        for key, hp in cls.hyper_parameters.items():
+            line = next(line for line in shown.splitlines() if line.split()[:1] == [key])
+            assert repr(hp.default) in line and hp.rule.describe() in line and hp.rule.doc[:30] in line
+
+
+def test_train_help_lists_every_trainers_hyper_parameters(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for name, cls in TRAINERS.items():
+        assert f"{name}:" in text
+        for key in cls.hyper_parameters:
+            assert f" {key} " in text, (name, key)
+
+
+@pytest.mark.parametrize("param, needles", [
+    ("lr=abc", ["'sgd'", "'lr'", "a finite number > 0", "'abc'"]),
+    ("lr=-1", ["'lr'", "a finite number > 0"]),
+    ("optimizer=sgd", ["'optimizer'", "one of 'adam', 'momentum'"]),
+    ("momentum=1", ["'momentum'", "[0, 1)"]),
+    ("lrr=0.1", ["no hyper-parameter 'lrr'", "did you mean 'lr'"]),
+])
+def test_typed_param_errors_name_trainer_key_constraint_value(tmp_path, capsys, param, needles):
+    assert _train(tmp_path / "x.json", "--param", param) == 1
+    _assert_one_line_error(capsys.readouterr().err, *needles)
+
+
+def test_params_are_parsed_to_their_declared_types(tmp_path, capsys):
+    path = tmp_path / "bits.json"
+    assert main(["train", "--trainer", "bitflip", "--model", "64-16-10", "--epochs", "1", "--quiet", "--out",
+                 str(path), "--param", "margin=8", "--param", "binary=true", "--param", "flips=1"]) == 0
+    params = load_record(path).trainer["params"]
+    assert params["margin"] == 8 and isinstance(params["margin"], int)
+    assert params["binary"] is True
+    assert params["flips"] == 1.0 and isinstance(params["flips"], float)

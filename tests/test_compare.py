@@ -8,8 +8,8 @@ import json
 import pytest
 
 from neurosim.cli import main
-from neurosim.experiments import load_record
 from neurosim.experiments.compare import CSV_COLUMNS
+from neurosim.record import load_record
 
 
 def test_compare_from_scratch_writes_everything(tmp_path, capsys):

@@ -11,7 +11,7 @@ from neurosim.data import Dataset, load_dataset
 from neurosim.data.streams import Scenario, online_scenario
 from neurosim.errors import WriteRequestError
 from neurosim.nn.spec import model_from_spec
-from neurosim.training import TrainingView, WriteRequest, apply_request, train
+from neurosim.training import TrainingView, WriteRequest, train
 from neurosim.training.backprop import backward
 from neurosim.training.base import Trainer
 from neurosim.training.online import adapt
@@ -55,13 +55,13 @@ def test_ideal_chip_computes_with_the_corrected_weights(digits):
     x = digits.x_test[:50]
     np.testing.assert_allclose(chip.forward(x), _reference(model, {}, x), **CLOSE)
     corrections = _random_corrections(np.random.default_rng(0), model)
-    chip.set_registers(corrections=corrections)
+    chip.apply(WriteRequest(corrections=corrections))
     out = chip.forward(x)
     np.testing.assert_allclose(out, _reference(model, corrections, x), **CLOSE)
     assert not np.allclose(out, _reference(model, {}, x))
     # None clears a layer's correction; an empty (k = 0) one clears it too
     first, second = sorted(corrections)
-    chip.set_registers(corrections={first: None, second: (np.zeros((16, 0)), np.zeros((0, 10)))})
+    chip.apply(WriteRequest(corrections={first: None, second: (np.zeros((16, 0)), np.zeros((0, 10)))}))
     assert chip.corrections == {}
     np.testing.assert_allclose(chip.forward(x), _reference(model, {}, x), **CLOSE)
 
@@ -70,7 +70,7 @@ def test_corrections_are_counted_per_mvm_vector(digits):
     model = _model(digits)
     plain, corrected = Chip("ideal", model), Chip("ideal", model)
     k = 3
-    corrected.set_registers(corrections=_random_corrections(np.random.default_rng(1), model, k=k))
+    corrected.apply(WriteRequest(corrections=_random_corrections(np.random.default_rng(1), model, k=k)))
     before_p, before_c = plain.ledger.copy(), corrected.ledger.copy()
     batch = 20
     plain.forward(digits.x_test[:batch])
@@ -82,8 +82,8 @@ def test_corrections_are_counted_per_mvm_vector(digits):
     assert dc.writes_total == dp.writes_total == 0  # registers, not NVM
     # error back-propagation through the layer above the first pays its correction once more
     mid = plain.ledger.copy(), corrected.ledger.copy()
-    plain.count_transposed_reads(batch, above=1)
-    corrected.count_transposed_reads(batch, above=1)
+    plain.count_backward(batch, above=1)
+    corrected.count_backward(batch, above=1)
     extra = (corrected.ledger - mid[1]).counts["neuron_updates"] - (plain.ledger - mid[0]).counts["neuron_updates"]
     assert extra == batch * k * (16 + 10)
 
@@ -101,7 +101,7 @@ def test_corrections_are_counted_per_mvm_vector(digits):
 def test_bad_corrections_name_the_layer_and_change_nothing(digits, bad, match):
     chip = Chip("ideal", _model(digits))
     with pytest.raises(WriteRequestError, match=match) as info:
-        chip.set_registers(corrections={1: bad})
+        chip.apply(WriteRequest(corrections={1: bad}))
     assert "layer 1" in str(info.value)
     assert chip.corrections == {}
 
@@ -110,7 +110,7 @@ def test_training_view_weights_and_backward_use_the_correction(digits):
     model = _model(digits)
     chip = Chip("ideal", model)
     corrections = _random_corrections(np.random.default_rng(2), model)
-    chip.set_registers(corrections=corrections)
+    chip.apply(WriteRequest(corrections=corrections))
     view = TrainingView(chip)
     for i, layer in model.analog_layers():
         np.testing.assert_allclose(view.weights(i), layer.weight_matrix() * layer.scale

@@ -14,7 +14,7 @@ from neurosim.nn.grad_ops import softmax_cross_entropy
 from neurosim.nn.spec import model_from_spec
 from neurosim.training import Batch, TrainingError, TrainingView, make_trainer, train
 from neurosim.training.backprop import backward
-from neurosim.training.lowrank import (FLOAT_BYTES, LowRankTrainer, _fold, _Layer, _ok_split, _unbiased_reduce)
+from neurosim.training.lowrank import FLOAT_BYTES, LowRankTrainer, _fold, _Layer, _ok_split, _unbiased_reduce
 
 NEVER = 1e300  # a kappa_th the conditioning guard never trips over
 
@@ -185,7 +185,6 @@ def test_trainer_accumulates_the_exact_sum_of_per_sample_gradients(digits):
 
 def _stepwise(data, trainer, chip, steps, batch_size):
     """Run ``steps`` trainer steps (applying their requests), returning per step the written layers."""
-    from neurosim.training import apply_request
 
     view = TrainingView(chip)
     state = trainer.init(view, data.x_train, data.y_train, seed=0)
@@ -195,7 +194,7 @@ def _stepwise(data, trainer, chip, steps, batch_size):
         request, state = trainer.step(_batch(data, k * batch_size, (k + 1) * batch_size, k), state, view)
         written.append(sorted(request.updates))
         checks.append({i: (L.updates - before[i][0], L.deferred - before[i][1]) for i, L in state.layers.items()})
-        apply_request(chip, request)
+        chip.apply(request)
     return state, written, checks
 
 
@@ -407,7 +406,6 @@ def _apply_trainer(**kw):
 
 
 def test_apply_pending_puts_the_pending_update_in_the_chip(digits):
-    from neurosim.training import apply_request
 
     chip = _chip(digits)
     view = TrainingView(chip)
@@ -417,9 +415,9 @@ def test_apply_pending_puts_the_pending_update_in_the_chip(digits):
     for k in range(2):  # 10 samples, then 1 more: within rank 12, so every estimate is the exact sum
         request, state = trainer.step(_batch(digits, 5 * k, 5 * (k + 1), k), state, view)
         assert not request.updates and not request.codes  # nothing is written before `accumulate` samples
-        apply_request(chip, request)
+        chip.apply(request)
     for i, layer in state.layers.items():
-        np.testing.assert_allclose(chip.correction_matrix(i), -0.05 * layer.estimate().T, atol=1e-12)
+        np.testing.assert_allclose(chip.registers.correction_matrix(i), -0.05 * layer.estimate().T, atol=1e-12)
         np.testing.assert_array_equal(view.codes(i), codes[i])
         expected = chip.model.layers[i].weight_matrix() * chip.scales[i] - 0.05 * layer.estimate().T
         np.testing.assert_allclose(view.weights(i), expected, atol=1e-12)
@@ -449,7 +447,6 @@ def test_apply_pending_writes_every_accumulate_samples_and_resets_the_correction
 
 
 def test_finish_writes_what_is_pending_and_clears_the_corrections(digits):
-    from neurosim.training import apply_request
 
     chip = _chip(digits, "ideal", "64-16-10", weight_bits=2)
     view = TrainingView(chip)
@@ -457,14 +454,14 @@ def test_finish_writes_what_is_pending_and_clears_the_corrections(digits):
     state = trainer.init(view, digits.x_train, digits.y_train, seed=0)
     for k in range(4):
         request, state = trainer.step(_batch(digits, 10 * k, 10 * (k + 1), k), state, view)
-        apply_request(chip, request)
+        chip.apply(request)
     assert set(chip.corrections) == set(state.layers)
     expected = {i: np.clip(view.codes(i) - np.rint(0.2 * L.estimate().T / view.scale(i)), -1, 1)
                 for i, L in state.layers.items()}
     request = trainer.finish(state, view)
     assert request.corrections == {i: None for i in state.layers}
     assert sum(len(flat) for flat, _ in request.updates.values()) > 0
-    apply_request(chip, request)
+    chip.apply(request)
     assert chip.corrections == {}
     for i, L in state.layers.items():
         np.testing.assert_array_equal(view.codes(i), expected[i])

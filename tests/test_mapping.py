@@ -27,12 +27,12 @@ PAIRS = [(m, p) for m in MODELS for p in PROFILES]
 PAIR_IDS = [f"{m}-{p}" for m, p in PAIRS]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _model(name: str):
     return neurosim.load_model(name)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mapping(model_name: str, profile_name: str):
     """The mapping of a shipped pair, or the MappingError it raised (any other exception propagates)."""
     try:

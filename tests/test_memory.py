@@ -90,15 +90,20 @@ def test_write_time_serial_steps_are_ceil_n_over_parallel_cells(parallel):
     mem = NVMArray(100, prof("ideal", write_policy__parallel_cells=parallel))
     ceil = lambda n: -(-n // parallel)  # noqa: E731
     mem.program(np.arange(70), np.ones(70, np.int64))  # 70 SETs, 70 verify reads
-    assert mem.ledger.steps["write_set"] == ceil(70)
-    assert mem.ledger.steps["write_reset"] == 0
-    assert mem.ledger.steps["write_verify"] == ceil(70)
+    steps = mem.ledger.serial_steps(mem.profile)
+    assert steps["write_set"] == ceil(70)
+    assert steps["write_reset"] == 0
+    assert steps["write_verify"] == ceil(70)
     # 33 RESETs, 5 SETs (cells 70..74), 32 unchanged, 75 verify reads
     levels = np.r_[np.zeros(33), np.ones(37), np.ones(5)].astype(np.int64)
     mem.program(np.arange(75), levels)
-    assert mem.ledger.steps["write_set"] == ceil(70) + ceil(5)
-    assert mem.ledger.steps["write_reset"] == ceil(33)
-    assert mem.ledger.steps["write_verify"] == ceil(70) + ceil(75)
+    steps = mem.ledger.serial_steps(mem.profile)
+    assert steps["write_set"] == ceil(70) + ceil(5)
+    assert steps["write_reset"] == ceil(33)
+    assert steps["write_verify"] == ceil(70) + ceil(75)
+    # the ledger keeps each call's group sizes, not steps: parallelism is a price
+    assert mem.ledger.write_groups == {"write_set": {70: 1, 5: 1}, "write_reset": {33: 1},
+                                       "write_verify": {70: 1, 75: 1}}
     # time is steps x latency
     t = neurosim.price(mem.ledger, mem.profile).time_s
     dev = mem.profile.device

@@ -8,7 +8,6 @@ import pytest
 import neurosim
 from neurosim.data import load_dataset
 from neurosim.data.streams import SHIFTS, Scenario, apply_shift, online_scenario
-from neurosim.nn.spec import model_from_spec
 from neurosim.training import make_trainer
 from neurosim.training.online import adapt
 
@@ -108,7 +107,7 @@ def test_adapt_records_before_after_and_checkpoints(digits):
     assert after.writes_total == record.memory["writes_total"] > 0
     # relabelled classes: the pre-trained model is nearly always wrong, adaptation recovers a lot
     assert before.test_accuracy < 0.2 and after.test_accuracy > 0.5
-    assert record.checkpoints[0]["samples"] == 0 and record.checkpoints[-1]["samples"] == len(online.x_stream)
+    assert record.checkpoints[0].samples == 0 and record.checkpoints[-1].samples == len(online.x_stream)
     assert record.run_info["scenario"]["shift"] == "recluster"
     assert record.run_info["cells_disturbed"] > 0
     again = adapt(neurosim.Chip("rram_hfo2", model, seed=0), make_trainer("sgd", lr=0.01), online, batch_size=16,

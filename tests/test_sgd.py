@@ -10,7 +10,7 @@ import neurosim
 from neurosim.chip import Chip
 from neurosim.data import load_dataset
 from neurosim.nn.spec import model_from_spec
-from neurosim.training import Batch, TrainingView, apply_request, make_trainer
+from neurosim.training import Batch, TrainingView, make_trainer
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def _run(digits, bits, steps=5, lr=3e-3):
         request, state = trainer.step(Batch(x=digits.x_train[8 * k: 8 * k + 8], y=digits.y_train[8 * k: 8 * k + 8],
                                             step=k, epoch=1), state, view)
         requests.append(request)
-        apply_request(chip, request)
+        chip.apply(request)
     return chip, view, state, scales, requests
 
 

@@ -6,7 +6,8 @@ this file:
 - writes: the ledger counts exactly the cells whose stored level changed (instrumented ``memory.program``);
 - isolation: a trainer's ``init``, ``step`` and ``finish`` never change the chip (memory, ledger writes, scales,
   biases, digital corrections), a run ends with no correction left, and
-  ``memory.program`` is only reached from the training loop's ``apply_request``;
+  ``memory.program`` is only reached through ``Chip.apply`` (the one door), called by the training session's
+  ``step`` (the loop is the only caller during training);
 - the run record round-trips through JSON and files, seeds reproduce a run bit for bit (wall times aside);
 - declared aux memory is what the record reports, and aux traffic is counted;
 - hyper-parameters: ``get_params`` mirrors the constructor, bad values raise ``TrainingError`` naming them;
@@ -16,7 +17,6 @@ this file:
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import sys
@@ -29,14 +29,17 @@ import pytest
 import neurosim
 from neurosim.chip import Chip
 from neurosim.data import load_dataset
-from neurosim.experiments.record import RunRecord, load_record
+from neurosim.ledger import Ledger
 from neurosim.nn.spec import model_from_spec
+from neurosim.record import RunRecord, load_record
 from neurosim.training import TRAINERS, TrainingError, TrainingView, make_trainer, train
 
 TRAINER_NAMES = sorted(TRAINERS)
-# the training loop's one door to the memory: every memory.program call must come through it
-APPLY_REQUEST = neurosim.training.loop.apply_request.__code__
-assert Path(APPLY_REQUEST.co_filename).parts[-3:] == ("neurosim", "training", "loop.py")
+# the one door to the memory (Chip.apply), and its only caller during training (the session's step)
+CHIP_APPLY = neurosim.chip.Chip.apply.__code__
+SESSION_STEP = neurosim.training.TrainingSession.step.__code__
+assert Path(CHIP_APPLY.co_filename).parts[-3:] == ("neurosim", "chip", "chip.py")
+assert Path(SESSION_STEP.co_filename).parts[-3:] == ("neurosim", "training", "session.py")
 SPEC = "64-16-10"
 EPOCHS = 2
 CHECKPOINTS_PER_EPOCH = 3  # runs also record checkpoints (steps_per_eval), whatever the trainer's batch size
@@ -49,10 +52,10 @@ def _steps_per_eval(data, batch_size: int) -> int:
 def _variants() -> list:
     """Every registered trainer with its defaults, plus non-default modes that take other code paths."""
     out = [pytest.param(name, {}, id=name) for name in TRAINER_NAMES]
-    if "coordinate" in TRAINERS and "all_values" in inspect.signature(TRAINERS["coordinate"]).parameters:
+    if "coordinate" in TRAINERS and "all_values" in TRAINERS["coordinate"].hyper_parameters:
         # several candidates per coordinate: the kernels see repeated coordinates
         out.append(pytest.param("coordinate", {"all_values": True}, id="coordinate-all_values"))
-    if "lowrank" in TRAINERS and "apply_pending" in inspect.signature(TRAINERS["lowrank"]).parameters:
+    if "lowrank" in TRAINERS and "apply_pending" in TRAINERS["lowrank"].hyper_parameters:
         # the pending update lives in the chip's digital corrections and is written by finish()
         out.append(pytest.param("lowrank", {"apply_pending": True}, id="lowrank-apply_pending"))
     return out
@@ -95,7 +98,7 @@ class Run:
     programmed: int = 0  # ProgramResult.written summed
     blocked: int = 0  # requests for stuck cells (ProgramResult.blocked summed)
     program_calls: int = 0
-    bad_callers: list = field(default_factory=list)  # program calls not made from loop.apply_request
+    bad_callers: list = field(default_factory=list)  # program calls not made by Chip.apply from the session
     in_trainer_calls: int = 0  # program calls made while the trainer's init or step was running
     step_calls: int = 0
     step_violations: list = field(default_factory=list)
@@ -140,7 +143,7 @@ def _instrumented_run(name: str, params: dict, profile: str, data, seed: int = 0
         while f is not None:
             callers.append(f.f_code)
             f = f.f_back
-        if APPLY_REQUEST not in callers:
+        if callers[:1] != [CHIP_APPLY] or SESSION_STEP not in callers:
             run.bad_callers.append([(c.co_filename, c.co_name) for c in callers[:4]])
         if inside_trainer[0]:
             run.in_trainer_calls += 1
@@ -310,24 +313,44 @@ def test_declared_aux_memory_is_reported_and_its_traffic_counted(runs, digits, n
     counts = run.record.ledger["counts"]
     assert counts["aux_bytes_read"] > 0 and counts["aux_bytes_written"] > 0
     # and it is priced: aux energy is part of the run's energy
-    assert run.record.final.energy_j["aux_memory"] > 0
+    assert run.record.energy().energy_j["aux_memory"] > 0
 
 
 # ------------------------------------------------------------------------------------------- hyper-parameters
 @pytest.mark.parametrize("name", TRAINER_NAMES)
-def test_get_params_mirrors_the_constructor(name):
+def test_get_params_mirrors_the_declarations(name):
     trainer = make_trainer(name)
     params = trainer.get_params()
-    keywords = [p for p in inspect.signature(TRAINERS[name].__init__).parameters if p != "self"]
-    assert list(params) == keywords
-    defaults = {p.name: p.default for p in inspect.signature(TRAINERS[name].__init__).parameters.values()
-                if p.name != "self"}
-    assert params == defaults
+    declared = TRAINERS[name].hyper_parameters
+    assert list(params) == list(declared)
+    assert params == {key: hp.default for key, hp in declared.items()}
     json.dumps(params)  # goes into the run record as is
     again = make_trainer(name, **params)
     assert type(again) is TRAINERS[name] and again.name == name
     assert again.get_params() == params
     assert repr(again) == repr(trainer)
+    # the declarations document the class (numpydoc Parameters section, generated) and the CLI
+    for key in declared:
+        assert f"\n{key} : " in TRAINERS[name].__doc__
+
+
+@pytest.mark.parametrize("name", TRAINER_NAMES)
+def test_every_declared_default_obeys_its_own_rule(name):
+    for key, hp in TRAINERS[name].hyper_parameters.items():
+        assert hp.rule.check(hp.default) == (hp.default, None), key
+        assert hp.rule.doc and hp.rule.describe(), key
+
+
+@pytest.mark.parametrize("name", TRAINER_NAMES)
+def test_param_text_parses_to_the_declared_type(name):
+    from neurosim.training import parse_param_text
+
+    for key, hp in TRAINERS[name].hyper_parameters.items():
+        text = str(hp.default).lower() if isinstance(hp.default, bool) else str(hp.default)
+        assert parse_param_text(name, TRAINERS[name].hyper_parameters, f"{key}={text}") == (key, hp.default)
+        with pytest.raises(TrainingError, match=f"'{key}'"):
+            parse_param_text(name, TRAINERS[name].hyper_parameters, f"{key}=not-a-value" if hp.rule.kind != "str"
+                             else f"{key}=")
 
 
 @pytest.mark.parametrize("name", TRAINER_NAMES)
@@ -415,7 +438,7 @@ def test_epoch_records_are_cumulative_and_consistent(runs, name, profile):
     assert [e.steps for e in record.epochs] == [k * steps_per_epoch for k in range(EPOCHS + 1)]
     first = record.epochs[0]
     assert first.writes_total == 0 and first.writes_max_cell == 0 and first.write_density == 0.0
-    assert first.energy_j["write"] == 0.0
+    assert first.energy(run.chip.profile).energy_j["write"] == 0.0
     writes = [e.writes_total for e in record.epochs]
     assert writes == sorted(writes)
     worst = [e.writes_max_cell for e in record.epochs]
@@ -426,18 +449,19 @@ def test_epoch_records_are_cumulative_and_consistent(runs, name, profile):
     assert record.final.writes_total == record.memory["writes_total"]
     assert record.final.writes_max_cell == record.memory["writes_max_cell"]
     assert record.final.writes_max_cell == int((run.chip.memory.write_counts - run.counts_before).max())
-    energies = [sum(e.energy_j.values()) for e in record.epochs]
+    energies = [e.energy(run.chip.profile).total_energy_j for e in record.epochs]
     assert energies == sorted(energies)
     assert math.isfinite(record.final.test_loss) and 0 <= record.final.test_accuracy <= 1
-    # the record's ledger is the training's events, and the final epoch is its priced form
-    assert record.final.energy_j == pytest.approx(record.reprice(run.chip.profile).energy_j, rel=1e-12)
+    # the record's ledger is the training's events, and the final epoch's counts are the same
+    assert Ledger.from_dict(record.final.ledger) == record.training_ledger()
+    assert record.energy() == record.final.energy(run.chip.profile)
     # a checkpoint every steps_per_eval steps
     every = max(1, steps_per_epoch // CHECKPOINTS_PER_EPOCH)
-    assert [c["step"] for c in record.checkpoints] == list(range(every, record.steps + 1, every))
-    checkpoint_writes = [c["writes_total"] for c in record.checkpoints]
+    assert [c.step for c in record.checkpoints] == list(range(every, record.steps + 1, every))
+    checkpoint_writes = [c.writes_total for c in record.checkpoints]
     assert checkpoint_writes == sorted(checkpoint_writes)
     assert checkpoint_writes[-1] <= record.final.writes_total  # training writes only, like the epochs
-    assert all(0 <= c["test_accuracy"] <= 1 for c in record.checkpoints)
+    assert all(0 <= c.test_accuracy <= 1 for c in record.checkpoints)
 
 
 # ------------------------------------------------------------------------------------------ lifetime accounting

@@ -1,7 +1,10 @@
-"""The simulated chip: mapping, NVM-held weights, and inference with every event counted."""
+"""The simulated chip: mapping, NVM-held weights, registers, executors, and the contract with the code above."""
 
-from .chip import Chip
+from .chip import DEFAULT_EXECUTOR, Chip
+from .contract import Execution, LayerTrace, WriteRequest
 from .converters import WIDE_BITS, LayerConverters
-from .report import InferenceReport
+from .executors import EXECUTORS, Executor, make_executor, register_executor
+from .held import HeldState
 
-__all__ = ["Chip", "InferenceReport", "LayerConverters", "WIDE_BITS"]
+__all__ = ["Chip", "DEFAULT_EXECUTOR", "WriteRequest", "LayerTrace", "Execution", "HeldState", "EXECUTORS",
+           "Executor", "make_executor", "register_executor", "LayerConverters", "WIDE_BITS"]

@@ -6,16 +6,15 @@ shared ADCs (``columns_per_adc`` columns per ADC, converted one after another), 
 one partial sum per row block and slice, then activate. NoC traffic per inference comes from the placement.
 
 Time: tiles of a layer work in parallel; a layer is a pipeline stage; samples stream through the stages, so a batch
-of B samples takes the sum of the stages' times plus (B - 1) times the slowest stage's time.
+of B samples takes the sum of the stages' times plus (B - 1) times the slowest stage's time. The stages' per-sample
+steps are declared in the ledger and the batches counted as pipeline runs; which stage is slowest is decided when
+the ledger is priced (:meth:`neurosim.ledger.Ledger.serial_steps`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from ..ledger import SERIAL_STEPS, Ledger
 from ..mapping.mapper import Mapping
 
 
@@ -28,8 +27,10 @@ class StageEvents:
     counts: dict[str, int]
     steps: dict[str, int] = field(default_factory=dict)
 
-    def time_s(self, latency: dict[str, float]) -> float:
-        return sum(n * latency[k] for k, n in self.steps.items())
+    @property
+    def name(self) -> str:
+        """The stage's name in the ledger (the analog layer's index)."""
+        return str(self.layer)
 
 
 def stage_events(mapping: Mapping) -> list[StageEvents]:
@@ -42,17 +43,16 @@ def stage_events(mapping: Mapping) -> list[StageEvents]:
     stages = []
     for n, lt in enumerate(mapping.tilings):
         layer = model.layers[lt.layer]
-        out_shape = layer.output_shape(shapes[lt.layer])
-        vectors = int(np.prod(out_shape[:-1])) if layer.kind == "conv2d" else 1
+        vectors = layer.vectors_per_sample(shapes[lt.layer])
         slices = lt.layout.slices
         dac = sum(t.rows_used for t in lt.tiles)
         reads = sum(t.rows_used * t.cols_used for t in lt.tiles)
         adc = sum(t.weights_used * slices for t in lt.tiles)
         accumulate = lt.fan_out * (lt.row_blocks * slices + 1)
         adc_serial = max(-(-(t.weights_used * slices) // adcs_per_tile) for t in lt.tiles)
-        # digital layers up to the next analog layer run in the neurons of this stage (one op per input element)
+        # digital layers up to the next analog layer run in the neurons of this stage
         end = analog_positions[n + 1] if n + 1 < len(analog_positions) else len(model.layers)
-        digital = sum(int(np.prod(shapes[i])) for i in range(lt.layer + 1, end) if model.layers[i].kind != "flatten")
+        digital = sum(model.layers[i].neuron_ops(shapes[i]) for i in range(lt.layer + 1, end))
         transfers = [t for t in placement.transfers if t.layer == lt.layer]
         noc = sum(t.flits * placement.hops(t.src, t.dst) for t in transfers)
         noc_steps = max((placement.hops(t.src, t.dst) + t.flits - 1 for t in transfers
@@ -64,27 +64,3 @@ def stage_events(mapping: Mapping) -> list[StageEvents]:
                  "neuron": vectors * (lt.row_blocks * slices + 1) + (1 if digital else 0), "noc_hop": noc_steps}
         stages.append(StageEvents(layer=lt.layer, vectors=vectors, counts=counts, steps=steps))
     return stages
-
-
-def record_inference(ledger: Ledger, stages: list[StageEvents], batch: int, latency: dict[str, float]) -> None:
-    """Count the events of ``batch`` samples streaming through the pipeline into ``ledger``."""
-    if batch <= 0:
-        return
-    totals: dict[str, int] = {}
-    for st in stages:
-        for k, n in st.counts.items():
-            totals[k] = totals.get(k, 0) + n * batch
-    ledger.add(**totals)
-    slowest = max(stages, key=lambda st: st.time_s(latency))
-    steps = dict.fromkeys(SERIAL_STEPS, 0)
-    for st in stages:
-        for k, n in st.steps.items():
-            steps[k] += n
-    for k, n in slowest.steps.items():
-        steps[k] += (batch - 1) * n
-    ledger.add_steps(**{k: v for k, v in steps.items() if v})
-
-
-def latency_per_inference(stages: list[StageEvents], latency: dict[str, float]) -> float:
-    """Seconds from a sample entering the chip to its logits leaving (sum of stage times)."""
-    return sum(st.time_s(latency) for st in stages)

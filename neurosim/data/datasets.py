@@ -165,9 +165,7 @@ def _minmax_from_train(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndar
 
 # ------------------------------------------------------------------------------------------- MNIST
 def _repository_root() -> Path:
-    import neurosim
-
-    return Path(neurosim.__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]  # neurosim/data/datasets.py -> the checkout (or site-packages)
 
 
 def _mnist_candidates() -> list[Path]:

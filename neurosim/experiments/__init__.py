@@ -1,5 +1,5 @@
-"""Experiments and their results: run records (JSON, versioned) that plots and reports read."""
+"""Experiments: comparisons of trainers on one chip (and, next, studies over hardware what-ifs)."""
 
-from .record import SCHEMA_VERSION, EpochRecord, RunRecord, load_record
+from .compare import CompareSpec, run_compare, write_outputs
 
-__all__ = ["RunRecord", "EpochRecord", "load_record", "SCHEMA_VERSION"]
+__all__ = ["CompareSpec", "run_compare", "write_outputs"]

@@ -23,11 +23,14 @@ from ..chip import Chip
 from ..data import load_dataset
 from ..data.streams import Scenario, online_scenario
 from ..errors import NeurosimError
-from ..ledger import ENERGY_CATEGORIES
-from ..nn import load_model
-from ..nn.spec import is_spec, model_from_spec
-from ..profiles import load_profile
-from .record import RunRecord
+from ..nn import Model, load_model
+from ..nn.host_training import train_on_host
+from ..nn.spec import architecture_from_spec, is_spec, model_from_spec
+from ..plots.compare import plot_comparison
+from ..profiles import DEFAULT_PROFILE, load_profile
+from ..record import CSV_COLUMNS, RunRecord, format_table, summary_rows
+from ..training import adapt, make_trainer, train
+from ..training.progress import ProgressBar
 
 
 @dataclass
@@ -35,7 +38,7 @@ class CompareSpec:
     """What to compare (defaults: the main job on the bundled digits data)."""
 
     trainers: list[str]
-    profile: str = "rram_hfo2"
+    profile: str = DEFAULT_PROFILE
     data: str = "digits"
     model: str = "64-64-10"
     epochs: int = 10
@@ -47,18 +50,13 @@ class CompareSpec:
     pretrain_epochs: int = 10
 
 
-def _fresh_model(spec: CompareSpec, input_shape, n_classes: int, x_pre=None, y_pre=None):
+def _fresh_model(spec: CompareSpec, input_shape, n_classes: int, x_pre=None, y_pre=None) -> Model:
     """The model every trainer starts from: a seeded fresh MLP, a shipped model, or (online) host-pre-trained."""
     if spec.scenario is not None and is_spec(spec.model):
-        from ..nn.host_training import train_on_host
-
-        sizes = [int(s) for s in spec.model.split("-")]
-        architecture = [{"type": "flatten"}] + [
-            {"type": "dense", "out_features": n, "activation": "relu"} for n in sizes[1:-1]] + [
-            {"type": "dense", "out_features": sizes[-1], "activation": "none"}]
-        return train_on_host(architecture, x_pre, y_pre, name=f"host_{spec.model}", input_shape=input_shape,
-                             n_classes=n_classes, weight_bits=spec.weight_bits, epochs=spec.pretrain_epochs,
-                             seed=spec.seed, description=f"pre-trained on the host ({spec.pretrain_epochs} epochs)")
+        return train_on_host(architecture_from_spec(spec.model), x_pre, y_pre, name=f"host_{spec.model}",
+                             input_shape=input_shape, n_classes=n_classes, weight_bits=spec.weight_bits,
+                             epochs=spec.pretrain_epochs, seed=spec.seed,
+                             description=f"pre-trained on the host ({spec.pretrain_epochs} epochs)")
     if is_spec(spec.model):
         return model_from_spec(spec.model, input_shape, n_classes, seed=spec.seed, weight_bits=spec.weight_bits)
     return load_model(spec.model)
@@ -66,10 +64,6 @@ def _fresh_model(spec: CompareSpec, input_shape, n_classes: int, x_pre=None, y_p
 
 def run_compare(spec: CompareSpec, out_dir: str | Path | None = None, progress: bool = True) -> list[RunRecord]:
     """Run every trainer of ``spec``; write records, CSV and plots to ``out_dir`` when given."""
-    from ..training import make_trainer, train
-    from ..training.online import adapt
-    from ..training.progress import ProgressBar
-
     if not spec.trainers:
         raise NeurosimError("compare needs at least one trainer")
     profile = load_profile(spec.profile)
@@ -97,32 +91,8 @@ def run_compare(spec: CompareSpec, out_dir: str | Path | None = None, progress: 
     return records
 
 
-CSV_COLUMNS = ["trainer", "test_accuracy", "test_accuracy_before", "writes_total", "writes_max_cell",
-               "write_density", "cells_failed"] + [f"energy_{c}_j" for c in ENERGY_CATEGORIES] + [
-    "energy_total_j", "power_w", "aux_memory_bytes", "lifetime_steps", "wall_time_s"]
-
-
-def summary_rows(records: list[RunRecord]) -> list[dict[str, Any]]:
-    """One dict per run with the CSV columns."""
-    rows = []
-    for r in records:
-        e = r.final
-        row = {"trainer": r.trainer["name"], "test_accuracy": e.test_accuracy,
-               "test_accuracy_before": r.epochs[0].test_accuracy, "writes_total": e.writes_total,
-               "writes_max_cell": e.writes_max_cell, "write_density": e.write_density,
-               "cells_failed": e.cells_failed}
-        row.update({f"energy_{c}_j": e.energy_j.get(c, 0.0) for c in ENERGY_CATEGORIES})
-        row.update({"energy_total_j": sum(e.energy_j.values()), "power_w": e.power_w,
-                    "aux_memory_bytes": e.aux_memory_bytes, "lifetime_steps": r.lifetime.get("lifetime_steps"),
-                    "wall_time_s": e.wall_time_s})
-        rows.append(row)
-    return rows
-
-
 def write_outputs(records: list[RunRecord], out_dir: Path) -> dict[str, Path]:
     """Records (one JSON each), ``summary.csv`` and the comparison plots; returns what was written."""
-    from ..plots.compare import plot_comparison
-
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for r in records:
@@ -138,19 +108,4 @@ def write_outputs(records: list[RunRecord], out_dir: Path) -> dict[str, Path]:
     return written
 
 
-def format_table(records: list[RunRecord]) -> str:
-    """The comparison table printed by ``neurosim compare``."""
-    online = any("scenario" in r.run_info for r in records)
-    head = (f"{'trainer':<12}{'acc before':>11}" if online else f"{'trainer':<12}") + (
-        f"{'test acc':>9}{'writes':>11}{'worst cell':>11}{'density':>10}{'failed':>7}{'write J':>10}{'read J':>10}"
-        f"{'total J':>10}{'power W':>10}{'aux bytes':>11}{'lifetime':>10}{'wall s':>8}")
-    lines = [head]
-    for row in summary_rows(records):
-        life = row["lifetime_steps"]
-        before = f"{100 * row['test_accuracy_before']:>10.2f}%" if online else ""
-        lines.append(f"{row['trainer']:<12}{before}{100 * row['test_accuracy']:>8.2f}%{row['writes_total']:>11,}"
-                     f"{row['writes_max_cell']:>11,}{row['write_density']:>10.2e}{row['cells_failed']:>7}"
-                     f"{row['energy_write_j']:>10.2e}{row['energy_read_j']:>10.2e}{row['energy_total_j']:>10.2e}"
-                     f"{(row['power_w'] or 0.0):>10.2e}{row['aux_memory_bytes']:>11,}"
-                     f"{(f'{life:.2e}' if life is not None else 'inf'):>10}{row['wall_time_s']:>8.1f}")
-    return "\n".join(lines)
+__all__ = ["CompareSpec", "run_compare", "write_outputs", "format_table", "summary_rows", "CSV_COLUMNS"]

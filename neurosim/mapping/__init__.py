@@ -1,6 +1,6 @@
 """Mapping networks onto the chip: weight encodings, tiling onto crossbars, placement on the mesh."""
 
-from .encodings import ENCODINGS, EncodingLayout, WeightEncoding, get_encoding
+from ..encodings import ENCODINGS, EncodingLayout, WeightEncoding, get_encoding
 from .mapper import LayerReport, Mapping, MappingReport, map_model
 from .placement import PORT, STRATEGIES, Placement, Transfer, mesh_graph, xy_route
 from .tiling import LayerTiling, Tile, tile_model

@@ -44,7 +44,7 @@ class Mapping:
                 return lt
         raise KeyError(layer_index)
 
-    def report(self) -> "MappingReport":
+    def report(self) -> MappingReport:
         return MappingReport.of(self)
 
 
@@ -81,7 +81,7 @@ class MappingReport:
     alternative: str
 
     @classmethod
-    def of(cls, mapping: Mapping) -> "MappingReport":
+    def of(cls, mapping: Mapping) -> MappingReport:
         p, prof = mapping.placement, mapping.profile
         rows = []
         per_layer_hops: dict[int, int] = {}
@@ -115,6 +115,14 @@ class MappingReport:
         d["layers"] = [dict(vars(r), utilisation=r.utilisation) for r in self.layers]
         d["utilisation"] = self.cells_used / self.cells_allocated if self.cells_allocated else 0.0
         return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MappingReport:
+        """Rebuild a report saved by :meth:`to_dict` (raises KeyError or TypeError on a malformed one)."""
+        layers = tuple(LayerReport(**{k: v for k, v in r.items() if k != "utilisation"}) for r in data["layers"])
+        return cls(layers=layers, **{k: data[k] for k in ("model", "profile", "strategy", "cores_used",
+                                                          "cores_available", "tiles_available", "flit_hops",
+                                                          "flit_hops_alternative", "alternative")})
 
     def format(self) -> str:
         lines = [f"model {self.model} on profile {self.profile}: {sum(r.tiles for r in self.layers)} tiles on "

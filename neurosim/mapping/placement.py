@@ -152,16 +152,11 @@ def traffic(model: Model, tilings: list[LayerTiling], tile_core: np.ndarray, pro
         # the producing channel of every input element: NHWC flattening and pooling keep the channel last
         element_channel = np.arange(n_elements) % (in_shape[-1] if len(in_shape) > 1 or channel_core is None
                                                    else n_elements)
-        if layer.kind == "dense" and channel_core is not None and len(channel_core) < n_elements:
-            element_channel = np.arange(n_elements) % len(channel_core)
+        if len(in_shape) == 1 and channel_core is not None and len(channel_core) < n_elements:
+            element_channel = np.arange(n_elements) % len(channel_core)  # a flattened (H, W, C) map
         needed: dict[int, np.ndarray] = {}
         for tile in lt.tiles:
-            r = lt.row_range(tile.row_block)
-            if layer.kind == "conv2d":  # a row is (kh, kw, c): the tile needs whole feature maps of its channels
-                chans = np.unique(np.arange(r.start, r.stop) % in_shape[-1])
-                rows = np.flatnonzero(np.isin(np.arange(n_elements) % in_shape[-1], chans))
-            else:
-                rows = np.arange(r.start, r.stop)
+            rows = layer.rows_needing_inputs(lt.row_range(tile.row_block), in_shape)
             core = int(tile_core[tile.index])
             mask = needed.setdefault(core, np.zeros(n_elements, dtype=bool))
             mask[rows] = True
@@ -172,7 +167,7 @@ def traffic(model: Model, tilings: list[LayerTiling], tile_core: np.ndarray, pro
             src_of_element = np.asarray(channel_core)[element_channel[mask]]
             for src, count in zip(*np.unique(src_of_element, return_counts=True)):
                 add(int(src), dst, lt.layer, "activations", int(count) * act_bits)
-        vectors = 1 if layer.kind == "dense" else int(np.prod(layer.output_shape(in_shape)[:-1]))
+        vectors = layer.vectors_per_sample(in_shape)
         for tile in lt.tiles:  # partial sums of every row block travel to the core of row block 0
             home = int(tile_core[lt.tile(0, tile.col_block).index])
             add(int(tile_core[tile.index]), home, lt.layer, "partial_sums", tile.weights_used * vectors * psum_bits)
@@ -250,7 +245,8 @@ def _improve_by_swaps(positions: dict[int, tuple[int, int]], transfers: list[Tra
 
 
 def _flit_hops(positions: dict[int, tuple[int, int]], transfers: list[Transfer]) -> int:
-    return sum(t.flits * (abs(positions[t.src][0] - positions[t.dst][0]) + abs(positions[t.src][1] - positions[t.dst][1]))
+    return sum(t.flits * (abs(positions[t.src][0] - positions[t.dst][0])
+                          + abs(positions[t.src][1] - positions[t.dst][1]))
                for t in transfers)
 
 

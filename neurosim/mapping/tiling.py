@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..encodings import EncodingLayout, WeightEncoding, get_encoding
 from ..errors import MappingError
 from ..nn.model import Model
 from ..nn.quantize import max_code
 from ..profiles import Profile
-from .encodings import EncodingLayout, WeightEncoding, get_encoding
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ Modelling choices (documented here because they change numbers):
   low/high level, per ``device.stuck_policy``).
 - *Read-before-write.* Under ``skip_unchanged`` each requested healthy cell is read first (a verify read, counted
   and priced); only changed cells are programmed. Under ``always`` every requested healthy cell is programmed.
-- *Time.* Cells are programmed ``write_policy.parallel_cells`` at a time: SETs and RESETs each take
-  ``ceil(n / parallel_cells)`` serial steps.
+- *Time.* Cells are programmed ``write_policy.parallel_cells`` at a time: the SETs, RESETs and verify reads of one
+  call each take ``ceil(n / parallel_cells)`` serial steps (the ledger keeps each call's ``n``; the steps are
+  worked out when it is priced).
 """
 
 from __future__ import annotations
@@ -153,7 +154,6 @@ class NVMArray:
         self._always = self.profile.write_policy.mode == "always"
         self._per_step = dev.energy_scaling == "per_level_step"
         self._fail_mode = _FAIL_MODES[dev.stuck_policy]
-        self._parallel = self.profile.write_policy.parallel_cells
 
         n = self.n_cells
         self._stored = np.full(n, initial_level, dtype=np.uint8)
@@ -268,12 +268,13 @@ class NVMArray:
             if self._write_time.size:
                 self._write_time[written] = self.clock_s
             self.ledger.add_transitions(transitions)
-        p = self._parallel
-        steps = {"write_set": -(-n_set // p), "write_reset": -(-(n_written - n_set) // p)}
+        # the write circuit's groups are counted per call; their steps (ceil(cells / parallel_cells)) are worked
+        # out when the ledger is priced, so that parallel_cells stays a price, not a count
+        groups = {"write_set": n_set, "write_reset": n_written - n_set}
         if not self._always:
             self.ledger.add(write_verify_reads=n_checked)
-            steps["write_verify"] = -(-n_checked // p)
-        self.ledger.add_steps(**steps)
+            groups["write_verify"] = n_checked
+        self.ledger.add_write_groups(**groups)
         return ProgramResult(requested=requested, written=n_written, blocked=n_blocked, newly_failed=n_failed,
                              written_cells=written)
 

@@ -14,13 +14,15 @@ of the quantised network.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from ..errors import ModelError
-from .grad_ops import col2im, maxpool_backward, maxpool_forward, softmax_cross_entropy
-from .im2col import conv_output_size, im2col
+from .grad_ops import softmax_cross_entropy
+from .im2col import conv_output_size
 from .layers import ACTIVATIONS, Conv2D, Dense, Flatten, MaxPool2D
 from .model import Model
 from .quantize import max_code, quantize_symmetric
@@ -36,9 +38,38 @@ _KEYS = {  # type -> {key: default}; a default of None marks a required key
 _MIN = {"out_features": 1, "out_channels": 1, "kernel": 1, "stride": 1, "padding": 0, "size": 1}
 
 
+def _template(kind: str, spec: dict, shape: tuple[int, ...], where: str) -> Any:
+    """The layer a validated spec describes, with placeholder weights (zero codes, scale 1): its geometry methods
+    (rows, output shape, adjoints) serve the host network, its weights are replaced when the model is built."""
+    if kind == "flatten":
+        return Flatten()
+    if kind == "maxpool2d":
+        if len(shape) != 3:
+            raise ModelError(f"{where}: a maxpool2d layer needs an (H, W, C) input (got shape {shape})")
+        if spec["size"] > min(shape[:2]):
+            raise ModelError(f"{where}: key 'size' = {spec['size']} exceeds the input {shape}")
+        return MaxPool2D(size=spec["size"])
+    if kind == "dense":
+        if len(shape) != 1:
+            raise ModelError(f"{where}: a dense layer needs a flat input but gets shape {shape}; "
+                             "add {'type': 'flatten'} before it")
+        codes = np.zeros((shape[0], spec["out_features"]), dtype=np.int8)
+        return Dense(codes=codes, scale=1.0, bias=np.zeros(codes.shape[1]), activation=spec["activation"])
+    if len(shape) != 3:
+        raise ModelError(f"{where}: a conv2d layer needs an (H, W, C) input (got shape {shape})")
+    ho, wo = (conv_output_size(n, spec["kernel"], spec["stride"], spec["padding"]) for n in shape[:2])
+    if ho < 1 or wo < 1:
+        raise ModelError(f"{where}: key 'kernel' = {spec['kernel']} does not fit input {shape} with "
+                         f"padding {spec['padding']}")
+    codes = np.zeros((spec["kernel"], spec["kernel"], shape[2], spec["out_channels"]), dtype=np.int8)
+    return Conv2D(codes=codes, scale=1.0, bias=np.zeros(codes.shape[3]), stride=spec["stride"],
+                  padding=spec["padding"], activation=spec["activation"])
+
+
 def validate_architecture(architecture: Any, input_shape: Sequence[int], n_classes: int) -> list[dict]:
-    """Check a list of layer dicts against the input shape; return normalised copies with defaults filled in and
-    ``in_shape`` / ``out_shape`` (per sample) added. Raises :class:`ModelError` naming the layer index, key and value.
+    """Check a list of layer dicts against the input shape; return normalised copies with defaults filled in,
+    ``in_shape`` / ``out_shape`` (per sample) and the ``layer`` they describe (placeholder weights) added. Raises
+    :class:`ModelError` naming the layer index, key and value.
     """
     if not isinstance(architecture, (list, tuple)) or not architecture:
         raise ModelError(f"architecture must be a non-empty list of layer dicts (got {architecture!r})")
@@ -67,27 +98,8 @@ def validate_architecture(architecture: Any, input_shape: Sequence[int], n_class
                 raise ModelError(f"{where}: key {key!r} must be an integer >= {_MIN[key]} (got {v!r})")
             spec[key] = v if key == "activation" else int(v)
         spec["in_shape"] = shape
-        if kind == "dense":
-            if len(shape) != 1:
-                raise ModelError(f"{where}: a dense layer needs a flat input but gets shape {shape}; "
-                                 "add {'type': 'flatten'} before it")
-            shape = (spec["out_features"],)
-        elif kind == "conv2d":
-            if len(shape) != 3:
-                raise ModelError(f"{where}: a conv2d layer needs an (H, W, C) input (got shape {shape})")
-            ho, wo = (conv_output_size(s, spec["kernel"], spec["stride"], spec["padding"]) for s in shape[:2])
-            if ho < 1 or wo < 1:
-                raise ModelError(f"{where}: key 'kernel' = {spec['kernel']} does not fit input {shape} with "
-                                 f"padding {spec['padding']}")
-            shape = (ho, wo, spec["out_channels"])
-        elif kind == "maxpool2d":
-            if len(shape) != 3:
-                raise ModelError(f"{where}: a maxpool2d layer needs an (H, W, C) input (got shape {shape})")
-            if spec["size"] > min(shape[:2]):
-                raise ModelError(f"{where}: key 'size' = {spec['size']} exceeds the input {shape}")
-            shape = (shape[0] // spec["size"], shape[1] // spec["size"], shape[2])
-        else:
-            shape = (int(np.prod(shape)),)
+        spec["layer"] = _template(kind, spec, shape, where)
+        shape = tuple(spec["layer"].output_shape(shape))
         spec["out_shape"] = shape
         specs.append(spec)
     last, i = specs[-1], len(specs) - 1
@@ -102,28 +114,24 @@ def validate_architecture(architecture: Any, input_shape: Sequence[int], n_class
     return specs
 
 
-
-
 class HostNetwork:
     """The trainable float network behind :func:`train_on_host` (latent weights, forward, backward).
 
-    ``params[i]`` is ``{"w": latent weights, "b": bias}`` for analog layer ``i`` and ``None`` otherwise; dense
-    weights have shape (in, out), conv2d weights (k, k, in_channels, out_channels), like the model's codes.
+    ``params[i]`` is ``{"w": latent weights, "b": bias}`` for analog layer ``i`` and ``None`` otherwise; weights
+    have the shape of the layer's codes ((in, out) dense, (k, k, in_channels, out_channels) conv2d). The layers'
+    own methods (MVM rows and their adjoint, pooling and its adjoint) do the per-kind work.
     """
 
     def __init__(self, specs: list[dict], weight_bits: int, rng: np.random.Generator, dtype=np.float32):
         self.specs, self.weight_bits, self.dtype = specs, weight_bits, np.dtype(dtype)
+        self.layers = [spec["layer"] for spec in specs]
         self.params: list[dict | None] = []
-        for spec in specs:
-            if spec["type"] == "dense":
-                shape = (spec["in_shape"][0], spec["out_features"])
-            elif spec["type"] == "conv2d":
-                shape = (spec["kernel"], spec["kernel"], spec["in_shape"][2], spec["out_channels"])
-            else:
+        for layer in self.layers:
+            if not layer.analog:
                 self.params.append(None)
                 continue
-            fan_in = int(np.prod(shape[:-1]))
-            w = rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)  # He initialisation
+            shape = layer.codes.shape
+            w = rng.standard_normal(shape) * np.sqrt(2.0 / layer.fan_in)  # He initialisation
             self.params.append({"w": w.astype(self.dtype), "b": np.zeros(shape[-1], dtype=self.dtype)})
 
     def effective_weights(self, i: int, quantize: bool) -> np.ndarray:
@@ -138,54 +146,37 @@ class HostNetwork:
         """Logits of the batch ``x`` (N, *input_shape) and the caches :meth:`backward` needs."""
         x = np.asarray(x, dtype=self.dtype)
         caches = []
-        for i, spec in enumerate(self.specs):
-            kind = spec["type"]
-            if kind in ("dense", "conv2d"):
-                w = self.effective_weights(i, quantize)
-                if kind == "dense":
-                    rows, out_shape = x.reshape(x.shape[0], -1), (x.shape[0], -1)
-                else:
-                    cols = im2col(x, spec["kernel"], spec["stride"], spec["padding"])
-                    rows, out_shape = cols.reshape(-1, cols.shape[-1]), cols.shape[:3] + (-1,)
-                w2 = w.reshape(-1, w.shape[-1])
-                z = (rows @ w2 + self.params[i]["b"]).reshape(out_shape)
-                mask = z > 0 if spec["activation"] == "relu" else None
+        for i, layer in enumerate(self.layers):
+            if layer.analog:
+                w2 = self.effective_weights(i, quantize).reshape(layer.fan_in, layer.fan_out)
+                rows = layer.rows(x)
+                z = (rows @ w2 + self.params[i]["b"]).reshape(x.shape[0], *layer.output_shape(x.shape[1:]))
+                mask = z > 0 if layer.activation == "relu" else None
                 caches.append((rows, w2, x.shape, mask))
                 x = z * mask if mask is not None else z
-            elif kind == "maxpool2d":
-                pooled, idx = maxpool_forward(x, spec["size"])
-                caches.append((idx, x.shape))
-                x = pooled
             else:
-                caches.append(x.shape)
-                x = x.reshape(x.shape[0], -1)
+                out, index = layer.forward_indexed(x)
+                caches.append((index, x.shape))
+                x = out
         return x, caches
 
     def backward(self, dout: np.ndarray, caches: list) -> list[dict | None]:
         """Gradients ``{"w", "b"}`` per analog layer (``None`` for others) from the logits' gradient ``dout``."""
-        grads: list[dict | None] = [None] * len(self.specs)
-        for i in range(len(self.specs) - 1, -1, -1):
-            spec, cache = self.specs[i], caches[i]
-            kind = spec["type"]
-            if kind in ("dense", "conv2d"):
-                rows, w2, x_shape, mask = cache
+        grads: list[dict | None] = [None] * len(self.layers)
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if layer.analog:
+                rows, w2, x_shape, mask = caches[i]
                 if mask is not None:
                     dout = dout * mask
                 dz = dout.reshape(-1, w2.shape[1])
                 grads[i] = {"w": (rows.T @ dz).reshape(self.params[i]["w"].shape), "b": dz.sum(axis=0)}
                 if i == 0:
                     break
-                drows = dz @ w2.T
-                if kind == "dense":
-                    dout = drows.reshape(x_shape)
-                else:
-                    dout = col2im(drows.reshape(*dout.shape[:3], -1), x_shape, spec["kernel"], spec["stride"],
-                                   spec["padding"])
-            elif kind == "maxpool2d":
-                idx, x_shape = cache
-                dout = maxpool_backward(dout, idx, x_shape, spec["size"])
+                dout = layer.input_gradient(dz @ w2.T, x_shape)
             else:
-                dout = dout.reshape(cache)
+                index, x_shape = caches[i]
+                dout = layer.backward(dout, index, x_shape)
         return grads
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray, quantize: bool = True):
@@ -198,15 +189,12 @@ class HostNetwork:
     def to_model(self, *, name: str, description: str, input_shape, n_classes: int, input_range) -> Model:
         """The quantised network as a :class:`Model` of integer codes."""
         layers = []
-        for spec, p in zip(self.specs, self.params):
-            if spec["type"] in ("dense", "conv2d"):
+        for layer, p in zip(self.layers, self.params):
+            if layer.analog:
                 codes, scale = quantize_symmetric(p["w"], self.weight_bits)
-                common = dict(codes=codes, scale=scale, bias=p["b"].astype(np.float64),
-                              weight_bits=self.weight_bits, activation=spec["activation"])
-                layers.append(Dense(**common) if spec["type"] == "dense" else
-                              Conv2D(stride=spec["stride"], padding=spec["padding"], **common))
-            else:
-                layers.append(MaxPool2D(size=spec["size"]) if spec["type"] == "maxpool2d" else Flatten())
+                layer = replace(layer, codes=codes, scale=scale, bias=p["b"].astype(np.float64),
+                                weight_bits=self.weight_bits)
+            layers.append(layer)
         return Model(name=name, description=description, input_shape=tuple(input_shape),
                      input_range=input_range, n_classes=n_classes, layers=tuple(layers))
 

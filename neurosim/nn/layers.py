@@ -4,6 +4,10 @@ An *analog* layer (:class:`Dense`, :class:`Conv2D`) is a matrix of codes that th
 output is ``activation(scale * (rows @ codes) + bias)`` where ``rows`` are the MVM input vectors (the input itself
 for a dense layer, the im2col receptive fields for a convolution). *Digital* layers (:class:`MaxPool2D`,
 :class:`Flatten`) run in the cores' digital logic.
+
+What differs between kinds lives in the kinds' methods (MVM rows and their adjoint, vectors per sample, traced
+forward and backward of digital layers, digital work): executors, trainers and the mapper call these methods and
+never branch on a layer's ``kind``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..errors import ModelError
+from .grad_ops import col2im, maxpool_backward, maxpool_forward
 from .im2col import conv_output_size, im2col
 from .quantize import max_code
 
@@ -67,6 +72,20 @@ class AnalogLayer:
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         raise NotImplementedError
 
+    def vectors_per_sample(self, input_shape: tuple[int, ...]) -> int:
+        """MVM input vectors one sample of ``input_shape`` makes (1 for a dense layer, one per output pixel for a
+        convolution)."""
+        raise NotImplementedError
+
+    def input_gradient(self, drows: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+        """Gradient with respect to the layer's input batch (of ``input_shape``) from the gradient with respect to
+        its MVM input vectors (n_vectors, fan_in): the adjoint of :meth:`rows`."""
+        raise NotImplementedError
+
+    def rows_needing_inputs(self, rows: range, input_shape: tuple[int, ...]) -> np.ndarray:
+        """Flat indices of the input elements (per sample) that crossbar rows ``rows`` read."""
+        raise NotImplementedError
+
     def finish(self, acc: np.ndarray, x_shape: tuple[int, ...]) -> np.ndarray:
         """From accumulated code-unit sums (n_vectors, fan_out) to the layer output for an input of ``x_shape``:
         scale, bias, activation, output layout."""
@@ -103,6 +122,20 @@ class Dense(AnalogLayer):
     weight_bits: int = 2
     activation: str = "relu"
     kind: ClassVar[str] = "dense"
+    #: geometry keys of a model file's [[layers]] table, with their smallest values
+    FILE_KEYS: ClassVar[dict[str, int]] = {"in_features": 1, "out_features": 1}
+
+    def file_geometry(self) -> dict[str, int]:
+        return {"in_features": self.fan_in, "out_features": self.fan_out}
+
+    @classmethod
+    def codes_shape(cls, geometry: dict[str, int]) -> tuple[int, ...]:
+        """Shape of the codes a model file's geometry keys describe."""
+        return (geometry["in_features"], geometry["out_features"])
+
+    @classmethod
+    def from_file(cls, geometry: dict[str, int], **weights) -> Dense:
+        return cls(**weights)
 
     def __post_init__(self) -> None:
         if np.ndim(self.codes) != 2:
@@ -117,6 +150,15 @@ class Dense(AnalogLayer):
     def rows(self, x: np.ndarray) -> np.ndarray:
         return x.reshape(x.shape[0], -1)
 
+    def vectors_per_sample(self, input_shape: tuple[int, ...]) -> int:
+        return 1
+
+    def input_gradient(self, drows: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+        return drows.reshape(input_shape)
+
+    def rows_needing_inputs(self, rows: range, input_shape: tuple[int, ...]) -> np.ndarray:
+        return np.arange(rows.start, rows.stop)
+
 
 @dataclass(frozen=True, eq=False)
 class Conv2D(AnalogLayer):
@@ -130,6 +172,22 @@ class Conv2D(AnalogLayer):
     weight_bits: int = 2
     activation: str = "relu"
     kind: ClassVar[str] = "conv2d"
+    FILE_KEYS: ClassVar[dict[str, int]] = {"kernel": 1, "in_channels": 1, "out_channels": 1, "stride": 1,
+                                           "padding": 0}
+
+    def file_geometry(self) -> dict[str, int]:
+        k, _, cin, cout = self.codes.shape
+        return {"kernel": k, "in_channels": cin, "out_channels": cout, "stride": self.stride,
+                "padding": self.padding}
+
+    @classmethod
+    def codes_shape(cls, geometry: dict[str, int]) -> tuple[int, ...]:
+        k = geometry["kernel"]
+        return (k, k, geometry["in_channels"], geometry["out_channels"])
+
+    @classmethod
+    def from_file(cls, geometry: dict[str, int], **weights) -> Conv2D:
+        return cls(stride=geometry["stride"], padding=geometry["padding"], **weights)
 
     def __post_init__(self) -> None:
         shape = np.shape(self.codes)
@@ -157,6 +215,20 @@ class Conv2D(AnalogLayer):
         cols = im2col(x, self.kernel, self.stride, self.padding)
         return cols.reshape(-1, cols.shape[-1])
 
+    def vectors_per_sample(self, input_shape: tuple[int, ...]) -> int:
+        return int(np.prod(self.output_shape(tuple(input_shape))[:-1]))
+
+    def input_gradient(self, drows: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+        out = self.output_shape(tuple(input_shape[1:]))
+        return col2im(drows.reshape(input_shape[0], out[0], out[1], -1), tuple(input_shape), self.kernel,
+                      self.stride, self.padding)
+
+    def rows_needing_inputs(self, rows: range, input_shape: tuple[int, ...]) -> np.ndarray:
+        # a row is (kh, kw, c): the rows of a channel read that channel's whole feature map
+        channels = np.unique(np.arange(rows.start, rows.stop) % input_shape[-1])
+        n_elements = int(np.prod(input_shape))
+        return np.flatnonzero(np.isin(np.arange(n_elements) % input_shape[-1], channels))
+
 
 @dataclass(frozen=True, eq=False)
 class MaxPool2D:
@@ -165,6 +237,14 @@ class MaxPool2D:
     size: int = 2
     analog: ClassVar[bool] = False
     kind: ClassVar[str] = "maxpool2d"
+    FILE_KEYS: ClassVar[dict[str, int]] = {"size": 1}
+
+    def file_geometry(self) -> dict[str, int]:
+        return {"size": self.size}
+
+    @classmethod
+    def from_file(cls, geometry: dict[str, int]) -> MaxPool2D:
+        return cls(size=geometry["size"])
 
     def __post_init__(self) -> None:
         if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)) or self.size < 1:
@@ -183,6 +263,18 @@ class MaxPool2D:
         x = x[:, : h // s * s, : w // s * s]
         return x.reshape(n, h // s, s, w // s, s, c).max(axis=(2, 4))
 
+    def forward_indexed(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Output and the argmax within each window (what :meth:`backward` needs)."""
+        return maxpool_forward(x, self.size)
+
+    def backward(self, dout: np.ndarray, index: np.ndarray | None, input_shape: tuple[int, ...]) -> np.ndarray:
+        """Gradient with respect to the input batch (of ``input_shape``)."""
+        return maxpool_backward(dout, index, tuple(input_shape), self.size)
+
+    def neuron_ops(self, input_shape: tuple[int, ...]) -> int:
+        """Digital operations one sample takes (one compare per input element)."""
+        return int(np.prod(input_shape))
+
 
 @dataclass(frozen=True, eq=False)
 class Flatten:
@@ -190,12 +282,30 @@ class Flatten:
 
     analog: ClassVar[bool] = False
     kind: ClassVar[str] = "flatten"
+    FILE_KEYS: ClassVar[dict[str, int]] = {}
+
+    def file_geometry(self) -> dict[str, int]:
+        return {}
+
+    @classmethod
+    def from_file(cls, geometry: dict[str, int]) -> Flatten:
+        return cls()
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (int(np.prod(input_shape)),)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x.reshape(x.shape[0], -1)
+
+    def forward_indexed(self, x: np.ndarray) -> tuple[np.ndarray, None]:
+        return self.forward(x), None
+
+    def backward(self, dout: np.ndarray, index: None, input_shape: tuple[int, ...]) -> np.ndarray:
+        return dout.reshape(input_shape)
+
+    def neuron_ops(self, input_shape: tuple[int, ...]) -> int:
+        """A flatten is wiring: no operation."""
+        return 0
 
 
 LAYER_KINDS = {cls.kind: cls for cls in (Dense, Conv2D, MaxPool2D, Flatten)}

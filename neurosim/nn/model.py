@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 
@@ -88,7 +88,7 @@ class Model:
     def n_weights(self) -> int:
         return sum(layer.codes.size for _, layer in self.analog_layers())
 
-    def with_codes(self, codes_by_layer: dict[int, np.ndarray]) -> "Model":
+    def with_codes(self, codes_by_layer: dict[int, np.ndarray]) -> Model:
         """A copy with new weight codes for some analog layers (by layer index)."""
         layers = list(self.layers)
         for i, codes in codes_by_layer.items():
@@ -98,7 +98,7 @@ class Model:
     # ------------------------------------------------------------------------------------------------ compute
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Reference float64 forward pass of the ternary model: logits of shape (N, n_classes)."""
-        x = self._check_input(x)
+        x = self.check_input(x)
         for layer in self.layers:
             x = layer.forward(x)
         return x
@@ -107,7 +107,7 @@ class Model:
         """Predicted class of each sample."""
         return np.argmax(self.forward(x), axis=1)
 
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def check_input(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if x.shape[1:] != self.input_shape:
             if x.ndim >= 1 and int(np.prod(x.shape[1:])) == int(np.prod(self.input_shape)):

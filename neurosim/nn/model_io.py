@@ -33,18 +33,14 @@ import numpy as np
 
 from .._toml import toml_value
 from ..errors import ModelError
-from .layers import Conv2D, Dense, Flatten, MaxPool2D
+from .layers import LAYER_KINDS
 from .model import Model
 
 FORMAT = "neurosim.model/1"
 _TOP_KEYS = {"format", "name", "description", "input_shape", "input_range", "n_classes", "weights", "layers"}
-_LAYER_KEYS = {
-    "dense": {"type", "in_features", "out_features", "weight_bits", "scale", "activation"},
-    "conv2d": {"type", "kernel", "in_channels", "out_channels", "stride", "padding", "weight_bits", "scale",
-               "activation"},
-    "maxpool2d": {"type", "size"},
-    "flatten": {"type"},
-}
+_WEIGHT_KEYS = {"weight_bits", "scale", "activation"}  # every analog layer's
+_LAYER_KEYS = {kind: {"type", *cls.FILE_KEYS} | (_WEIGHT_KEYS if cls.analog else set())
+               for kind, cls in LAYER_KINDS.items()}
 
 
 def _shipped_folder() -> Path:
@@ -72,14 +68,7 @@ def save_model(model: Model, path: str | Path) -> Path:
              f"n_classes = {model.n_classes}", f"weights = {toml_value(weights_path.name)}"]
     for i, layer in enumerate(model.layers):
         lines += ["", "[[layers]]", f'type = "{layer.kind}"']
-        if layer.kind == "dense":
-            lines += [f"in_features = {layer.fan_in}", f"out_features = {layer.fan_out}"]
-        elif layer.kind == "conv2d":
-            k, _, cin, cout = layer.codes.shape
-            lines += [f"kernel = {k}", f"in_channels = {cin}", f"out_channels = {cout}",
-                      f"stride = {layer.stride}", f"padding = {layer.padding}"]
-        elif layer.kind == "maxpool2d":
-            lines += [f"size = {layer.size}"]
+        lines += [f"{key} = {value}" for key, value in layer.file_geometry().items()]
         if layer.analog:
             lines += [f"weight_bits = {layer.weight_bits}", f"scale = {layer.scale!r}",
                       f'activation = "{layer.activation}"']
@@ -182,10 +171,10 @@ def _build_layer(i: int, spec: Any, arrays: dict[str, np.ndarray], path: Path) -
     missing = _LAYER_KEYS[kind] - set(spec)
     if missing:
         raise ModelError(f"{path}: missing key {prefix + sorted(missing)[0]!r}")
-    if kind == "flatten":
-        return Flatten()
-    if kind == "maxpool2d":
-        return MaxPool2D(size=_int(spec, "size", path, prefix))
+    cls = LAYER_KINDS[kind]
+    geometry = {key: _int(spec, key, path, prefix, lo=lo) for key, lo in cls.FILE_KEYS.items()}
+    if not cls.analog:
+        return cls.from_file(geometry)
     for key in (f"layer{i}.codes", f"layer{i}.bias"):
         if key not in arrays:
             raise ModelError(f"{path}: weights file lacks array {key!r}")
@@ -193,19 +182,12 @@ def _build_layer(i: int, spec: Any, arrays: dict[str, np.ndarray], path: Path) -
     scale = spec["scale"]
     if isinstance(scale, bool) or not isinstance(scale, (int, float)):
         raise _err(path, prefix + "scale", "a number > 0", scale)
-    common = dict(scale=float(scale), bias=bias, weight_bits=_int(spec, "weight_bits", path, prefix, lo=2),
-                  activation=spec["activation"])
+    common = dict(codes=codes, scale=float(scale), bias=bias,
+                  weight_bits=_int(spec, "weight_bits", path, prefix, lo=2), activation=spec["activation"])
     try:
-        if kind == "dense":
-            expected = (_int(spec, "in_features", path, prefix), _int(spec, "out_features", path, prefix))
-            if codes.shape != expected:
-                raise ModelError(f"array layer{i}.codes has shape {codes.shape}, the TOML says {expected}")
-            return Dense(codes=codes, **common)
-        k = _int(spec, "kernel", path, prefix)
-        expected = (k, k, _int(spec, "in_channels", path, prefix), _int(spec, "out_channels", path, prefix))
+        expected = cls.codes_shape(geometry)
         if codes.shape != expected:
             raise ModelError(f"array layer{i}.codes has shape {codes.shape}, the TOML says {expected}")
-        return Conv2D(codes=codes, stride=_int(spec, "stride", path, prefix),
-                      padding=_int(spec, "padding", path, prefix, lo=0), **common)
+        return cls.from_file(geometry, **common)
     except ModelError as exc:
         raise ModelError(f"{path}: layers[{i}]: {exc}") from None

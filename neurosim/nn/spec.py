@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,6 +18,30 @@ _SPEC = re.compile(r"^\d+(-\d+)+$")
 def is_spec(text: str) -> bool:
     """Whether ``text`` looks like a layer-size spec (``"784-128-10"``) rather than a model name or path."""
     return bool(_SPEC.match(str(text)))
+
+
+def parse_spec(spec: str) -> list[int]:
+    """Layer sizes of a spec (``"784-128-10"`` -> ``[784, 128, 10]``): the one parser of layer-size specs.
+
+    Raises
+    ------
+    ModelError
+        When the text is not sizes joined by '-', or a size is below 1.
+    """
+    if not is_spec(spec):
+        raise ModelError(f"model spec must look like '784-128-10' (layer sizes joined by '-'), got {spec!r}")
+    sizes = [int(s) for s in spec.split("-")]
+    if min(sizes) < 1:
+        raise ModelError(f"model spec {spec!r}: every layer needs at least one unit")
+    return sizes
+
+
+def architecture_from_spec(spec: str) -> list[dict]:
+    """The MLP of a spec as the layer list :func:`~neurosim.nn.host_training.train_on_host` takes: flatten, ReLU
+    dense hidden layers, a dense output layer without activation."""
+    sizes = parse_spec(spec)
+    return [{"type": "flatten"}] + [{"type": "dense", "out_features": n, "activation": "relu"} for n in sizes[1:-1]] + [
+        {"type": "dense", "out_features": sizes[-1], "activation": "none"}]
 
 
 def model_from_spec(spec: str, input_shape: Sequence[int], n_classes: int, *, seed: int = 0,
@@ -38,17 +62,13 @@ def model_from_spec(spec: str, input_shape: Sequence[int], n_classes: int, *, se
     ModelError
         When the spec is malformed or disagrees with the data.
     """
-    if not is_spec(spec):
-        raise ModelError(f"model spec must look like '784-128-10' (layer sizes joined by '-'), got {spec!r}")
-    sizes = [int(s) for s in spec.split("-")]
+    sizes = parse_spec(spec)
     features = int(np.prod(input_shape))
     if sizes[0] != features:
         raise ModelError(f"model spec {spec!r} starts with {sizes[0]} inputs, the data has {features} features "
                          f"(samples of shape {tuple(input_shape)})")
     if sizes[-1] != n_classes:
         raise ModelError(f"model spec {spec!r} ends with {sizes[-1]} outputs, the data has {n_classes} classes")
-    if min(sizes) < 1:
-        raise ModelError(f"model spec {spec!r}: every layer needs at least one unit")
     rng = np.random.default_rng(seed)
     layers: list = [Flatten()]
     for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):

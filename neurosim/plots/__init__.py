@@ -1,16 +1,6 @@
-"""Figures (matplotlib is imported lazily, inside each function)."""
+"""Figures drawn from records and mappings (matplotlib is imported lazily, inside each function)."""
 
-
-def pyplot():
-    """``matplotlib.pyplot`` on the headless Agg backend (imported on first use: plotting is optional)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
+from ._pyplot import pyplot
 from .floorplan import plot_floorplan
 
 __all__ = ["plot_floorplan", "pyplot"]

@@ -1,4 +1,5 @@
-"""Comparison figures, drawn from run records only (never re-simulates)."""
+"""Comparison figures, drawn from run records only (never re-simulates; energies are priced from the records'
+counts)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..experiments.record import RunRecord
 from ..ledger import ENERGY_CATEGORIES
-from . import pyplot
+from ..record import RunRecord
+from ._pyplot import pyplot
 
 
 def plot_comparison(records: list[RunRecord], out_dir: str | Path) -> dict[str, Path]:
@@ -27,10 +28,10 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path) -> dict[str, 
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for r, name in zip(records, names):
-        pts = [p for p in r.checkpoints if "writes_total" in p]
-        if not pts:
-            pts = [{"writes_total": e.writes_total, "test_accuracy": e.test_accuracy} for e in r.epochs]
-        ax.plot([p["writes_total"] for p in pts], [100 * p["test_accuracy"] for p in pts], marker=".", label=name)
+        pts = [(p.writes_total, p.test_accuracy) for p in r.checkpoints] or [
+            (e.writes_total, e.test_accuracy) for e in r.epochs]
+        pts = [(w, a) for w, a in pts if a is not None]
+        ax.plot([w for w, _ in pts], [100 * a for _, a in pts], marker=".", label=name)
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlabel("cumulative cell writes")
     ax.set_ylabel("test accuracy (%)")
@@ -56,8 +57,9 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path) -> dict[str, 
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     bottom = np.zeros(len(records))
     cmap = plt.get_cmap("tab10")
+    priced = [r.energy().energy_j for r in records]  # priced now, from each record's counts
     for k, cat in enumerate(ENERGY_CATEGORIES):
-        values = np.array([r.final.energy_j.get(cat, 0.0) for r in records])
+        values = np.array([p.get(cat, 0.0) for p in priced])
         if values.any():
             ax.bar(names, values, bottom=bottom, label=cat, color=cmap(k))
             bottom += values

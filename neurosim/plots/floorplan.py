@@ -8,7 +8,7 @@ import numpy as np
 
 from ..mapping.mapper import Mapping
 from ..mapping.placement import PORT
-from . import pyplot
+from ._pyplot import pyplot
 
 
 def plot_floorplan(mapping: Mapping, path: str | Path, *, title: str | None = None) -> Path:

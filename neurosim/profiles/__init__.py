@@ -9,7 +9,7 @@
 from .loader import Profile, fields_table, load_profile_file, profile_from_dict
 from .models import sar_adc
 from .registry import DEFAULT_PROFILE, list_profiles, load_profile, shipped_profile_path
-from .schema import (AuxMemorySpec, ChipSpec, CoreSpec, CrossbarSpec, DeviceSpec, PeripherySpec, WritePolicySpec)
+from .schema import AuxMemorySpec, ChipSpec, CoreSpec, CrossbarSpec, DeviceSpec, PeripherySpec, WritePolicySpec
 
 __all__ = ["Profile", "load_profile", "list_profiles", "load_profile_file", "profile_from_dict", "fields_table",
            "shipped_profile_path", "DEFAULT_PROFILE", "DeviceSpec", "CrossbarSpec", "PeripherySpec", "CoreSpec",

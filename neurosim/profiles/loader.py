@@ -13,14 +13,30 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .._toml import toml_value
 from ..errors import ProfileError
-from .schema import (SECTIONS, TOP_LEVEL_TEXT, AuxMemorySpec, ChipSpec, CoreSpec, CrossbarSpec, DeviceSpec,
-                     PeripherySpec, WritePolicySpec, all_key_paths, convert, describe_constraint, section_fields)
+from .paths import resolve
+from .schema import (
+    SECTIONS,
+    TOP_LEVEL_TEXT,
+    AuxMemorySpec,
+    ChipSpec,
+    CoreSpec,
+    CrossbarSpec,
+    DeviceSpec,
+    PeripherySpec,
+    WritePolicySpec,
+    all_key_paths,
+    convert,
+    describe_constraint,
+    key_roles,
+    section_fields,
+)
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 _MAX_BASE_DEPTH = 8
@@ -61,7 +77,7 @@ class Profile:
         """SHA-256 of the canonical file content: equal hashes mean equal numbers."""
         return hashlib.sha256(self._raw_json.encode()).hexdigest()
 
-    def replace(self, changes: Mapping[str, Any] | None = None, /, **more: Any) -> "Profile":
+    def replace(self, changes: Mapping[str, Any] | None = None, /, **more: Any) -> Profile:
         """Return a new validated profile with some keys changed (what-if studies).
 
         Parameters
@@ -90,6 +106,19 @@ class Profile:
             else:
                 raw[parts[0]][parts[1]] = value
         return profile_from_dict(raw, source=where)
+
+    def first_structural_difference(self, other: Profile) -> str | None:
+        """The first key (in file order) whose value differs from ``other``'s and that changes what is simulated
+        (role ``structure``, see :data:`~neurosim.profiles.schema.ROLES`), or None when the two differ only in
+        prices and labels."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        for path, role in key_roles().items():
+            if role != "structure":
+                continue
+            section, key = path.split(".")
+            if mine[section][key] != theirs[section][key]:
+                return path
+        return None
 
     def to_toml(self) -> str:
         """The profile as TOML text (file keys and units), loadable by :func:`load_profile`."""
@@ -236,8 +265,6 @@ def _resolve_base(raw: dict[str, Any], where: str, folder: Path, depth: int) -> 
         raise _error(where, "base", "a shipped profile name or a path", base)
     if depth >= _MAX_BASE_DEPTH:
         raise _error(where, "base", f"at most {_MAX_BASE_DEPTH} levels of base profiles (a cycle?)", base)
-    from .registry import resolve  # local import: registry imports this module
-
     base_path = resolve(base, relative_to=folder, where=where)
     base_raw = _resolve_base(_read_toml(base_path), str(base_path), base_path.parent, depth + 1)
     return _merge(base_raw, raw)

@@ -1,62 +1,15 @@
-"""Shipped hardware profiles (package data ``neurosim.hardware_profiles``) and name-or-path resolution."""
+"""Shipped hardware profiles by name, parsed once: :func:`load_profile`, the default profile."""
 
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
-from ..errors import ProfileError
 from .loader import Profile, load_profile_file
+from .paths import list_profiles, looks_like_path, resolve, shipped_profile_path
 
+#: the profile every command and API uses when none is named (the one place it is written)
 DEFAULT_PROFILE = "rram_hfo2"
-
-
-def _shipped_folder() -> Path:
-    # Installed (wheel or editable): package data neurosim.hardware_profiles. Imported straight from a source
-    # checkout (e.g. `python -m pytest` puts the checkout first on sys.path): the top-level folder.
-    try:
-        return Path(str(resources.files("neurosim.hardware_profiles")))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "hardware_profiles"
-
-
-def list_profiles() -> list[str]:
-    """Names of the shipped hardware profiles, sorted."""
-    return sorted(p.stem for p in _shipped_folder().glob("*.toml"))
-
-
-def shipped_profile_path(name: str) -> Path:
-    """Path of the shipped profile ``name`` (raises :class:`ProfileError` if there is none)."""
-    path = _shipped_folder() / f"{name}.toml"
-    if not path.is_file():
-        raise ProfileError(f"unknown profile {name!r}; shipped profiles are: {', '.join(list_profiles())} "
-                           "(or give the path of a .toml file)", key="profile", constraint="a shipped name or a path",
-                           value=name)
-    return path
-
-
-def _looks_like_path(text: str) -> bool:
-    return text.endswith(".toml") or "/" in text or "\\" in text
-
-
-def resolve(name_or_path: str | Path, *, relative_to: Path | None = None, where: str | None = None) -> Path:
-    """Turn a shipped profile name or a file path into a file path."""
-    text = str(name_or_path)
-    if isinstance(name_or_path, Path) or _looks_like_path(text):
-        path = Path(text)
-        if not path.is_absolute() and relative_to is not None:
-            path = relative_to / path
-        if not path.is_file():
-            raise ProfileError(f"profile file not found: {path}", file=where, key="profile",
-                               constraint="an existing file", value=text)
-        return path
-    try:
-        return shipped_profile_path(text)
-    except ProfileError as exc:
-        if where:
-            raise ProfileError(str(exc), file=where, key=exc.key, constraint=exc.constraint, value=exc.value) from None
-        raise
 
 
 @functools.lru_cache(maxsize=64)
@@ -84,6 +37,9 @@ def load_profile(name_or_path: str | Path | Profile = DEFAULT_PROFILE) -> Profil
     """
     if isinstance(name_or_path, Profile):
         return name_or_path
-    if isinstance(name_or_path, str) and not _looks_like_path(name_or_path):
+    if isinstance(name_or_path, str) and not looks_like_path(name_or_path):
         return _load_shipped(name_or_path)  # shipped profiles are frozen, so one parsed copy serves every caller
     return load_profile_file(resolve(name_or_path))
+
+
+__all__ = ["DEFAULT_PROFILE", "load_profile", "list_profiles", "shipped_profile_path", "resolve"]

@@ -11,11 +11,13 @@ the attribute with its SI suffix swapped for the file unit (``set_energy_pj``, `
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .._fields import Rule
+from ..encodings import ENCODINGS
 
 # file unit -> (SI suffix of the attribute, factor from file unit to SI)
 UNITS: dict[str, tuple[str, float]] = {
@@ -28,30 +30,36 @@ UNITS: dict[str, tuple[str, float]] = {
 }
 
 
-def _rule(kind: str, doc: str, *, unit: str | None = None, lo: float | None = None, hi: float | None = None,
-          lo_open: bool = False, choices: tuple[str, ...] | None = None) -> Any:
-    return field(metadata={"kind": kind, "doc": doc, "unit": unit, "lo": lo, "hi": hi, "lo_open": lo_open,
-                           "choices": choices})
+#: what a key does: "structure" changes what is simulated and counted (a run under another value must be simulated
+#: again); "price" enters only when counts are priced (energies, latencies, clock, write parallelism); "label"
+#: changes no number (names, the technology's name, a capacity that is only reported against)
+ROLES = ("structure", "price", "label")
 
 
-def quantity(doc: str, unit: str | None, lo: float, hi: float, *, lo_open: bool = False) -> Any:
+def _field(rule: Rule, role: str) -> Any:
+    return field(metadata=rule.as_metadata(role=role))
+
+
+def quantity(doc: str, unit: str | None, lo: float, hi: float, *, lo_open: bool = False,
+             role: str = "structure") -> Any:
     """A real number in ``[lo, hi]`` (``(lo, hi]`` when ``lo_open``), given in ``unit`` in the file."""
-    return _rule("float", doc, unit=unit, lo=lo, hi=hi, lo_open=lo_open)
+    return _field(Rule("float", doc, unit=unit, lo=lo, hi=hi, lo_open=lo_open), role)
 
 
-def integer(doc: str, lo: int, hi: int) -> Any:
+def price(doc: str, unit: str | None, lo: float, hi: float, *, lo_open: bool = False) -> Any:
+    """A value used only when counts are priced or reported (an energy, a latency, a clock): a run re-priced under
+    a profile that differs only in such values gives exactly what re-simulating under it gives."""
+    return quantity(doc, unit, lo, hi, lo_open=lo_open, role="price")
+
+
+def integer(doc: str, lo: int, hi: int, *, role: str = "structure") -> Any:
     """A whole number in ``[lo, hi]``."""
-    return _rule("int", doc, lo=lo, hi=hi)
+    return _field(Rule("int", doc, lo=lo, hi=hi), role)
 
 
-def choice(doc: str, *choices: str) -> Any:
+def choice(doc: str, *choices: str, role: str = "structure") -> Any:
     """One string out of ``choices``."""
-    return _rule("choice", doc, choices=choices)
-
-
-def text(doc: str) -> Any:
-    """Free text."""
-    return _rule("str", doc)
+    return _field(Rule("choice", doc, choices=tuple(choices)), role)
 
 
 def file_key(f: dataclasses.Field) -> str:
@@ -65,14 +73,7 @@ def file_key(f: dataclasses.Field) -> str:
 
 def describe_constraint(f: dataclasses.Field) -> str:
     """Human-readable constraint of field ``f``, in file units (used in errors and ``profiles show``)."""
-    m = f.metadata
-    if m["kind"] == "choice":
-        return "one of " + ", ".join(repr(c) for c in m["choices"])
-    if m["kind"] == "str":
-        return "a string"
-    kind = "an integer" if m["kind"] == "int" else "a finite number"
-    left = "(" if m["lo_open"] else "["
-    return f"{kind} in {left}{m['lo']:g}, {m['hi']:g}]"
+    return f.metadata["rule"].describe()
 
 
 def convert(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
@@ -83,52 +84,34 @@ def convert(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
     (converted, problem)
         ``problem`` is None when the value is valid, else a short reason.
     """
-    m = f.metadata
-    kind = m["kind"]
-    if kind in ("str", "choice"):
-        if not isinstance(value, str):
-            return None, f"must be {describe_constraint(f)}, not {type(value).__name__}"
-        if kind == "choice" and value not in m["choices"]:
-            return None, f"must be {describe_constraint(f)}"
-        return value, None
-    # bool is an int subclass in Python; `true` is never a valid number in a profile.
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None, f"must be {describe_constraint(f)}, not {type(value).__name__}"
-    if kind == "int" and not isinstance(value, int):
-        return None, f"must be {describe_constraint(f)}, not a float"
-    if isinstance(value, float) and not math.isfinite(value):
-        return None, f"must be {describe_constraint(f)}"
-    lo, hi = m["lo"], m["hi"]
-    if value < lo or (m["lo_open"] and value == lo) or value > hi:
-        return None, f"must be {describe_constraint(f)}"
-    if kind == "int":
-        return int(value), None
-    factor = UNITS[m["unit"]][1] if m["unit"] else 1.0
-    return float(value) * factor, None
+    checked, problem = f.metadata["rule"].check(value)
+    if problem is not None or f.metadata["kind"] != "float":
+        return checked, problem
+    unit = f.metadata["unit"]
+    return checked * (UNITS[unit][1] if unit else 1.0), None
 
 
 # --------------------------------------------------------------------------------------------------------- sections
 
 TECHNOLOGIES = ("rram", "pcm", "stt_mram", "fefet", "sram", "flash", "generic")
-ENCODINGS = ("differential_pair", "reference_column", "bit_slice")
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
     """The memory cell: levels, write/read cost, endurance, faults, noise and drift."""
 
-    technology: str = choice("cell technology", *TECHNOLOGIES)
+    technology: str = choice("cell technology", *TECHNOLOGIES, role="label")
     levels: int = integer("distinct conductance levels one cell stores (2 = binary)", 2, 256)
-    set_energy_j: float = quantity("energy of one SET (level-raising) programming event", "pj", 0, 1e6)
-    reset_energy_j: float = quantity("energy of one RESET (level-lowering) programming event", "pj", 0, 1e6)
+    set_energy_j: float = price("energy of one SET (level-raising) programming event", "pj", 0, 1e6)
+    reset_energy_j: float = price("energy of one RESET (level-lowering) programming event", "pj", 0, 1e6)
     energy_scaling: str = choice(
         "'per_event': a transition costs one SET/RESET whatever its size; 'per_level_step': it costs one SET/RESET "
-        "per level crossed (program-and-verify pulse trains)", "per_event", "per_level_step")
-    set_latency_s: float = quantity("duration of one SET pulse", "ns", 0, 1e9)
-    reset_latency_s: float = quantity("duration of one RESET pulse", "ns", 0, 1e9)
-    read_energy_j: float = quantity("energy of reading one cell (one cell's contribution to an MVM)", "pj", 0, 1e6)
-    read_latency_s: float = quantity("duration of one crossbar read (one MVM cycle)", "ns", 0, 1e9)
-    on_off_ratio: float = quantity("conductance ratio of the highest to the lowest level", None, 1, 1e12)
+        "per level crossed (program-and-verify pulse trains)", "per_event", "per_level_step", role="price")
+    set_latency_s: float = price("duration of one SET pulse", "ns", 0, 1e9)
+    reset_latency_s: float = price("duration of one RESET pulse", "ns", 0, 1e9)
+    read_energy_j: float = price("energy of reading one cell (one cell's contribution to an MVM)", "pj", 0, 1e6)
+    read_latency_s: float = price("duration of one crossbar read (one MVM cycle)", "ns", 0, 1e9)
+    on_off_ratio: float = price("conductance ratio of the highest to the lowest level", None, 1, 1e12)
     endurance_cycles: float = quantity("median number of writes a cell survives", None, 1, 1e18)
     endurance_sigma: float = quantity("spread of ln(endurance) across cells (log-normal sigma)", None, 0, 5)
     stuck_at_low_rate: float = quantity("fraction of cells stuck at the lowest level from manufacture", None, 0, 1)
@@ -172,11 +155,11 @@ class PeripherySpec:
     """Converters at the crossbar's edges."""
 
     dac_bits: int = integer("input DAC resolution", 1, 32)
-    dac_energy_j: float = quantity("energy per DAC conversion", "pj", 0, 1e6)
-    dac_latency_s: float = quantity("duration of one DAC conversion", "ns", 0, 1e9)
+    dac_energy_j: float = price("energy per DAC conversion", "pj", 0, 1e6)
+    dac_latency_s: float = price("duration of one DAC conversion", "ns", 0, 1e9)
     adc_bits: int = integer("output ADC resolution", 1, 32)
-    adc_energy_j: float = quantity("energy per ADC conversion", "pj", 0, 1e6)
-    adc_latency_s: float = quantity("duration of one ADC conversion", "ns", 0, 1e9)
+    adc_energy_j: float = price("energy per ADC conversion", "pj", 0, 1e6)
+    adc_latency_s: float = price("duration of one ADC conversion", "ns", 0, 1e9)
     columns_per_adc: int = integer("crossbar columns sharing one ADC (converted one after another)", 1, 65536)
 
 
@@ -186,8 +169,8 @@ class CoreSpec:
 
     crossbars_per_core: int = integer("crossbar tiles per core", 1, 1_000_000)
     neurons: int = integer("neurons per core", 1, 1_000_000_000)
-    neuron_update_energy_j: float = quantity("energy of one neuron update (accumulate + activate)", "pj", 0, 1e6)
-    neuron_update_latency_s: float = quantity("duration of one neuron update", "ns", 0, 1e9)
+    neuron_update_energy_j: float = price("energy of one neuron update (accumulate + activate)", "pj", 0, 1e6)
+    neuron_update_latency_s: float = price("duration of one neuron update", "ns", 0, 1e9)
 
 
 @dataclass(frozen=True)
@@ -197,19 +180,24 @@ class ChipSpec:
     mesh_rows: int = integer("rows of cores in the 2D mesh", 1, 4096)
     mesh_cols: int = integer("columns of cores in the 2D mesh", 1, 4096)
     flit_bits: int = integer("bits carried by one NoC flit", 1, 65536)
-    noc_energy_per_flit_hop_j: float = quantity("energy to move one flit one hop", "pj", 0, 1e6)
-    noc_latency_per_flit_hop_s: float = quantity("time to move one flit one hop", "ns", 0, 1e9)
-    clock_hz: float = quantity("digital clock frequency", "mhz", 1e-6, 1e5)
+    noc_energy_per_flit_hop_j: float = price("energy to move one flit one hop", "pj", 0, 1e6)
+    noc_latency_per_flit_hop_s: float = price("time to move one flit one hop", "ns", 0, 1e9)
+    clock_hz: float = price("digital clock frequency", "mhz", 1e-6, 1e5)
+
+    @property
+    def clock_period_s(self) -> float:
+        """One clock cycle (s)."""
+        return 1.0 / self.clock_hz
 
 
 @dataclass(frozen=True)
 class AuxMemorySpec:
     """Volatile memory beside the NVM for trainer state (latent weights, low-rank factors, counters)."""
 
-    technology: str = choice("auxiliary memory technology", "sram", "dram")
-    read_energy_per_byte_j: float = quantity("energy to read one byte", "pj", 0, 1e6)
-    write_energy_per_byte_j: float = quantity("energy to write one byte", "pj", 0, 1e6)
-    capacity_bytes: float = quantity("capacity available to trainers", "kib", 0, 1e12)
+    technology: str = choice("auxiliary memory technology", "sram", "dram", role="label")
+    read_energy_per_byte_j: float = price("energy to read one byte", "pj", 0, 1e6)
+    write_energy_per_byte_j: float = price("energy to write one byte", "pj", 0, 1e6)
+    capacity_bytes: float = quantity("capacity available to trainers", "kib", 0, 1e12, role="label")
 
 
 @dataclass(frozen=True)
@@ -218,7 +206,8 @@ class WritePolicySpec:
 
     mode: str = choice("'skip_unchanged': read before write, program only changed cells; 'always': program every "
                        "requested cell", "skip_unchanged", "always")
-    parallel_cells: int = integer("cells programmed at the same time (sets write time, not energy)", 1, 1_000_000_000)
+    parallel_cells: int = integer("cells programmed at the same time (sets write time, not energy)", 1, 1_000_000_000,
+                                  role="price")
 
 
 SECTIONS: dict[str, type] = {
@@ -244,3 +233,11 @@ def all_key_paths() -> list[str]:
     for name in SECTIONS:
         paths += [f"{name}.{k}" for k in section_fields(name)]
     return paths
+
+
+def key_roles() -> dict[str, str]:
+    """Dotted file key -> its role (:data:`ROLES`), in declaration order (``name`` and ``description`` are labels)."""
+    out = {k: "label" for k in TOP_LEVEL_TEXT}
+    for name in SECTIONS:
+        out.update({f"{name}.{k}": f.metadata["role"] for k, f in section_fields(name).items()})
+    return out

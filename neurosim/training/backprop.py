@@ -1,4 +1,4 @@
-"""Backward pass of on-chip training: from the chip's forward caches to weight and bias gradients.
+"""Backward pass of on-chip training: from the chip's forward traces to weight and bias gradients.
 
 The forward pass runs on the chip (noisy, quantised, counted). The backward pass is digital: errors travel down
 through ``scale x codes`` the chip holds (plus any digital low-rank correction), and weight gradients are outer
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.grad_ops import col2im, maxpool_backward
+from ..chip.contract import LayerTrace
 from .base import TrainingView
 
 
-def layer_errors(view: TrainingView, caches: list, dlogits: np.ndarray, lowest: int
+def layer_errors(view: TrainingView, traces: list[LayerTrace], dlogits: np.ndarray, lowest: int
                  ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per analog layer at or above ``lowest``: the MVM inputs (n_vectors, fan_in) the crossbar saw and the output
     errors (n_vectors, fan_out), errors carried down through the weights the chip computes with."""
@@ -23,34 +23,27 @@ def layer_errors(view: TrainingView, caches: list, dlogits: np.ndarray, lowest: 
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     dout = dlogits
     for i in range(len(model.layers) - 1, lowest - 1, -1):
-        layer, cache = model.layers[i], caches[i]
+        layer, trace = model.layers[i], traces[i]
         if layer.analog:
-            rows, mask, x_shape = cache[:3]
-            if mask is not None:
-                dout = dout * mask.reshape(dout.shape)
+            if trace.relu_mask is not None:
+                dout = dout * trace.relu_mask.reshape(dout.shape)
             dz = dout.reshape(-1, layer.fan_out)
-            out[i] = (rows, dz)
+            out[i] = (trace.mvm_inputs, dz)
             if i == lowest:
                 break
-            drows = dz @ view.weights(i).T
-            dout = drows.reshape(x_shape) if layer.kind == "dense" else col2im(
-                drows.reshape(x_shape[0], *layer.output_shape(tuple(x_shape[1:]))[:2], -1), x_shape, layer.kernel,
-                layer.stride, layer.padding)
-        elif layer.kind == "maxpool2d":
-            idx, x_shape = cache
-            dout = maxpool_backward(dout, idx, x_shape, layer.size)
+            dout = layer.input_gradient(dz @ view.weights(i).T, trace.input_shape)
         else:
-            dout = dout.reshape(cache)
+            dout = layer.backward(dout, trace.pool_index, trace.input_shape)
     return out
 
 
-def backward(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list[int] | None = None,
+def backward(view: TrainingView, traces: list[LayerTrace], dlogits: np.ndarray, layers: list[int] | None = None,
              count: bool = True) -> dict[int, dict[str, np.ndarray]]:
     """Gradients ``{"w": (fan_in, fan_out), "b": (fan_out,)}`` of the analog layers in ``layers`` (default all).
 
     Parameters
     ----------
-    caches : list
+    traces : list of LayerTrace
         From :meth:`TrainingView.trace`.
     dlogits : ndarray
         Gradient of the loss with respect to the logits.
@@ -59,7 +52,7 @@ def backward(view: TrainingView, caches: list, dlogits: np.ndarray, layers: list
     lowest = min(wanted)
     grads: dict[int, dict[str, np.ndarray]] = {}
     macs = 0
-    for i, (rows, dz) in layer_errors(view, caches, dlogits, lowest).items():
+    for i, (rows, dz) in layer_errors(view, traces, dlogits, lowest).items():
         if i in wanted:
             grads[i] = {"w": rows.T @ dz, "b": dz.sum(axis=0)}
             macs += rows.shape[0] * rows.shape[1] * dz.shape[1]

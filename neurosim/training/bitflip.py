@@ -67,9 +67,9 @@ other trainers.
 
 Tuned on MNIST 8,000/2,000, 784-256-10, rram_hfo2 (``benchmarks/bench_bitflip.py``): the budgets are per step, so
 batch 256 reaches the accuracy of batch 64 or 128 (93-94 %) with about half the writes of batch 128;
-``violators="top"`` beat ``"all"`` at batch 128 (94.3 vs 93.3 %) and tied at 256; binary hidden activations (``act_levels=1``, threshold at the 0.9 quantile) were as good as 3 or 15
-levels with a matching margin and are the cheapest (votes are popcounts); re-deriving the thresholds every epoch
-(``recalibrate``) cost about a point.
+``violators="top"`` beat ``"all"`` at batch 128 (94.3 vs 93.3 %) and tied at 256; binary hidden activations
+(``act_levels=1``, threshold at the 0.9 quantile) were as good as 3 or 15 levels with a matching margin and are
+the cheapest (votes are popcounts); re-deriving the thresholds every epoch (``recalibrate``) cost about a point.
 """
 
 from __future__ import annotations
@@ -79,8 +79,10 @@ from typing import Any
 
 import numpy as np
 
+from ..chip.contract import LayerTrace
 from ..nn.quantize import max_code
-from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
+from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, register
+from .params import flag, one_of, real, whole
 
 PROB_ONE = 65536  # fractional budgets are realised with 16-bit integer draws
 CALIBRATION_QUANTILE_SCALE = 1000  # act_quantile is used as an integer per-mille
@@ -274,71 +276,38 @@ class _BitFlipState:
 
 @register
 class BitFlipTrainer(Trainer):
-    """Gradient-free bit-flip training with integer arithmetic only (Di Castro et al., 2024).
-
-    Parameters
-    ----------
-    flips : float
-        Expected weight moves per hidden unit (column of a hidden layer) and step, before decay (0 freezes the
-        hidden layers).
-    output_flips : float
-        Expected weight moves per output unit (column of the output layer) and step, before decay.
-    decay : float
-        Budgets shrink by this factor every epoch: fewer, surer flips as training settles.
-    margin : int
-        Integer margin on the integer logits: a wrong class within ``margin`` of the true class counts as an error.
-        The logits' unit is one integer activation level times one code step (with ``act_levels=1``: one strongly
-        active hidden unit through a weight of 1), so a good margin grows with ``act_levels``.
-    violators : {"all", "top"}
-        Push down every wrong class within the margin (the true class up as many times), or only the strongest.
-    act_levels : int
-        Integer levels of hidden activations above 0 (1: binary hidden activations, on at the threshold T).
-    act_quantile : float
-        Quantile of a batch's positive hidden pre-activations that sets the integer threshold ``T`` (in (0, 1);
-        used as an integer per-mille).
-    input_levels : int
-        Integer levels of the network inputs (15: ``rint(15 x)`` for x in [0, 1]).
-    pool : int
-        A column's moves are drawn among its ``pool x budget`` best-scored weights.
-    min_votes : int
-        Smallest score (net erroneous contributions) for which a weight may move.
-    binary : bool
-        Keep codes in {-1, +1} (1-bit weights, moves are NOT); otherwise ternary (or k-bit) one-level steps.
-    recalibrate : bool
-        Re-derive the hidden thresholds on the first batch of every epoch (else only on the first batch).
-    """
+    """Gradient-free bit-flip training with integer arithmetic only (Di Castro et al., 2024)."""
 
     name = "bitflip"
+    summary = "gradient-free: integer counts of erroneous contributions, stochastic flips under a per-column budget"
     default_batch_size = 256
+    hyper_parameters = {
+        "flips": real(2.0, "expected weight moves per hidden unit (column of a hidden layer) and step, before "
+                      "decay (0 freezes the hidden layers)", lo=0),
+        "output_flips": real(2.0, "expected weight moves per output unit (column of the output layer) and step, "
+                             "before decay", lo=0, lo_open=True),
+        "decay": real(0.8, "budgets shrink by this factor every epoch: fewer, surer flips as training settles",
+                      lo=0, hi=1, lo_open=True),
+        "margin": whole(16, "integer margin on the integer logits: a wrong class within margin of the true class "
+                        "counts as an error; the logits' unit is one integer activation level times one code step, "
+                        "so a good margin grows with act_levels", lo=0),
+        "violators": one_of("top", "push down every wrong class within the margin (the true class up as many "
+                            "times), or only the strongest", "all", "top"),
+        "act_levels": whole(1, "integer levels of hidden activations above 0 (1: binary hidden activations, on at "
+                            "the threshold T; at most 127: int8 activations)", lo=1, hi=127),
+        "act_quantile": real(0.9, "quantile of a batch's positive hidden pre-activations that sets the integer "
+                             "threshold T (used as an integer per-mille)", lo=0, hi=1, lo_open=True, hi_open=True),
+        "input_levels": whole(15, "integer levels of the network inputs (15: rint(15 x) for x in [0, 1]; at most "
+                              "127: int8 inputs)", lo=1, hi=127),
+        "pool": whole(4, "a column's moves are drawn among its pool x budget best-scored weights", lo=1),
+        "min_votes": whole(1, "smallest score (net erroneous contributions) for which a weight may move", lo=1),
+        "binary": flag(False, "keep codes in {-1, +1} (1-bit weights, moves are NOT); otherwise ternary (or k-bit) "
+                       "one-level steps"),
+        "recalibrate": flag(False, "re-derive the hidden thresholds on the first batch of every epoch (else only "
+                            "on the first batch)"),
+    }
 
-    def __init__(self, flips: float = 2.0, output_flips: float = 2.0, decay: float = 0.8, margin: int = 16,
-                 violators: str = "top", act_levels: int = 1, act_quantile: float = 0.9, input_levels: int = 15,
-                 pool: int = 4, min_votes: int = 1, binary: bool = False, recalibrate: bool = False):
-        self.flips = check_positive("flips", flips, allow_zero=True)
-        self.output_flips = check_positive("output_flips", output_flips)
-        self.decay = check_positive("decay", decay)
-        if self.decay > 1:
-            raise TrainingError(f"hyper-parameter 'decay' must be in (0, 1] (got {decay!r})")
-        self.margin = check_positive("margin", margin, integer=True, allow_zero=True)
-        if violators not in ("all", "top"):
-            raise TrainingError(f"hyper-parameter 'violators' must be 'all' or 'top' (got {violators!r})")
-        self.violators = violators
-        self.act_levels = check_positive("act_levels", act_levels, integer=True)
-        if self.act_levels > 127:
-            raise TrainingError(f"hyper-parameter 'act_levels' must be <= 127 (int8 activations; got {act_levels!r})")
-        self.act_quantile = check_positive("act_quantile", act_quantile)
-        if self.act_quantile >= 1:
-            raise TrainingError(f"hyper-parameter 'act_quantile' must be in (0, 1) (got {act_quantile!r})")
-        self.input_levels = check_positive("input_levels", input_levels, integer=True)
-        if self.input_levels > 127:
-            raise TrainingError(f"hyper-parameter 'input_levels' must be <= 127 (int8 inputs; got {input_levels!r})")
-        self.pool = check_positive("pool", pool, integer=True)
-        self.min_votes = check_positive("min_votes", min_votes, integer=True)
-        for key, value in (("binary", binary), ("recalibrate", recalibrate)):
-            if not isinstance(value, bool):
-                raise TrainingError(f"hyper-parameter {key!r} must be true or false (got {value!r})")
-        self.binary = binary
-        self.recalibrate = recalibrate
+    def setup(self) -> None:
         self._permille = max(1, min(CALIBRATION_QUANTILE_SCALE - 1,
                                     int(round(self.act_quantile * CALIBRATION_QUANTILE_SCALE))))
 
@@ -384,12 +353,12 @@ class BitFlipTrainer(Trainer):
         return _BitFlipState(rng=np.random.default_rng(seed), layers=self._trained_layers(view))
 
     # ------------------------------------------------------------------------------------------------- a step
-    def _integerise(self, view: TrainingView, state: _BitFlipState, caches: list, calibrate: bool
+    def _integerise(self, view: TrainingView, state: _BitFlipState, traces: list[LayerTrace], calibrate: bool
                     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Boundary conversion of the chip's analog forward: integer inputs and pre-activations of every layer
         (the only float arithmetic of a step), with the hidden thresholds re-derived when ``calibrate``."""
         lo, hi = view.model.input_range
-        rows = caches[state.layers[0]][0]
+        rows = traces[state.layers[0]].mvm_inputs
         xs = [np.clip(np.rint((rows - lo) * (self.input_levels / (hi - lo))), 0, self.input_levels).astype(np.int8)]
         unit = (hi - lo) / self.input_levels
         acts = []
@@ -397,7 +366,7 @@ class BitFlipTrainer(Trainer):
             state.thresholds = []
         for k, i in enumerate(state.layers):
             step = view.scale(i) * unit
-            pre = caches[i][3]
+            pre = traces[i].pre_activation
             a = np.rint(np.clip(pre / step, -2.0 ** 30, 2.0 ** 30)).astype(np.int32)
             acts.append(a)
             if k == len(state.layers) - 1:
@@ -420,10 +389,10 @@ class BitFlipTrainer(Trainer):
 
     def step(self, batch: Batch, state: _BitFlipState, view: TrainingView) -> tuple[WriteRequest, _BitFlipState]:
         model = view.model
-        _, caches = view.trace(batch.x)
+        _, traces = view.trace(batch.x)
         calibrate = (not state.thresholds and len(state.layers) > 1) or (self.recalibrate
                                                                           and batch.epoch != state.epoch)
-        xs, acts = self._integerise(view, state, caches, calibrate)
+        xs, acts = self._integerise(view, state, traces, calibrate)
         state.epoch = batch.epoch
         codes = [view.codes(i) for i in state.layers]
         tops = [max_code(model.layers[i].weight_bits) for i in state.layers]

@@ -26,8 +26,8 @@ from ..ledger import FLOAT_BYTES
 from ..nn.grad_ops import softmax_cross_entropy
 from ..nn.quantize import max_code
 from . import _kernels
-from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
-
+from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, register
+from .params import flag, real, whole
 
 
 @dataclass
@@ -38,44 +38,27 @@ class _CoordState:
 
 @register
 class CoordinateTrainer(Trainer):
-    """Coordinate descent on discrete weights (CoNNTrA).
-
-    Parameters
-    ----------
-    candidates : int
-        Coordinates drawn per layer and step, scored by their gradient.
-    evaluations : int
-        Best-scored coordinates evaluated exactly per step, shared between the trained layers in proportion to
-        the square root of their weight counts (at least one each): a small output layer gets a larger share per
-        weight than the big hidden layer, without being rewritten over and over.
-    tol : float
-        A change is kept when the mini-batch's summed loss drops by more than this.
-    bias_lr : float
-        Step size of the biases' gradient step.
-    decay : float
-        Evaluations per step shrink by this factor every epoch (at least one per layer): fewer, surer changes as
-        training settles, the discrete analogue of a decaying learning rate.
-    all_values : bool
-        Evaluate every value of the weight set in the descent direction (CoNNTrA keeps the best value of P), not
-        only the neighbouring level. Off by default: on MNIST 784-128-10 it wrote 57 % more cells for 0.7 points
-        less accuracy (benchmarks/bench_training.py settings).
-    """
+    """Coordinate descent on discrete weights (CoNNTrA)."""
 
     name = "coordinate"
+    summary = "CoNNTrA coordinate descent on discrete weights: gradient-scored candidates, exact loss evaluation"
     default_batch_size = 192  # loss evaluations on a bigger batch are less noisy; caches stay small
-
-    def __init__(self, candidates: int = 1024, evaluations: int = 512, tol: float = 0.0, bias_lr: float = 0.01,
-                 decay: float = 0.75, all_values: bool = False):
-        self.candidates = check_positive("candidates", candidates, integer=True)
-        self.evaluations = check_positive("evaluations", evaluations, integer=True)
-        self.tol = check_positive("tol", tol, allow_zero=True)
-        self.bias_lr = check_positive("bias_lr", bias_lr, allow_zero=True)
-        self.decay = check_positive("decay", decay)
-        if self.decay > 1:
-            raise TrainingError(f"hyper-parameter 'decay' must be in (0, 1] (got {decay!r})")
-        if not isinstance(all_values, bool):
-            raise TrainingError(f"hyper-parameter 'all_values' must be true or false (got {all_values!r})")
-        self.all_values = all_values
+    hyper_parameters = {
+        "candidates": whole(1024, "coordinates drawn per layer and step, scored by their gradient", lo=1),
+        "evaluations": whole(512, "best-scored coordinates evaluated exactly per step, shared between the trained "
+                             "layers in proportion to the square root of their weight counts (at least one each): "
+                             "a small output layer gets a larger share per weight than the big hidden layer, "
+                             "without being rewritten over and over", lo=1),
+        "tol": real(0.0, "a change is kept when the mini-batch's summed loss drops by more than this", lo=0),
+        "bias_lr": real(0.01, "step size of the biases' gradient step", lo=0),
+        "decay": real(0.75, "evaluations per step shrink by this factor every epoch (at least one per layer): "
+                      "fewer, surer changes as training settles, the discrete analogue of a decaying learning rate",
+                      lo=0, hi=1, lo_open=True),
+        "all_values": flag(False, "evaluate every value of the weight set in the descent direction (CoNNTrA keeps "
+                           "the best value of P), not only the neighbouring level; off by default: on MNIST "
+                           "784-128-10 it wrote 57 % more cells for 0.7 points less accuracy "
+                           "(benchmarks/bench_training.py settings)"),
+    }
 
     def _trained_layers(self, view: TrainingView) -> list[int]:
         analog = view.analog_layers()
@@ -143,7 +126,7 @@ class CoordinateTrainer(Trainer):
 
     def step(self, batch: Batch, state: _CoordState, view: TrainingView) -> tuple[WriteRequest, _CoordState]:
         model = view.model
-        logits, caches = view.trace(batch.x)
+        logits, traces = view.trace(batch.x)
         y = batch.y.astype(np.int64)
         _, dlogits = softmax_cross_entropy(logits, y)
         z = logits.astype(np.float64)
@@ -154,15 +137,15 @@ class CoordinateTrainer(Trainer):
         out_layer = model.layers[out_i]
         w_out = view.codes(out_i).astype(np.float64)
         s_out = view.scale(out_i)
-        h = caches[out_i][0].astype(np.float64)
+        h = traces[out_i].mvm_inputs.astype(np.float64)
         evaluated = 0
         budget = self._evaluations(view, state.layers, batch.epoch)
         # hidden layer first: its candidates are judged with the output weights as they are now
         if len(state.layers) > 1:
             hid_i = state.layers[0]
             hid = model.layers[hid_i]
-            x_rows = caches[hid_i][0].astype(np.float64)
-            a = caches[hid_i][3].astype(np.float64).copy()
+            x_rows = traces[hid_i].mvm_inputs.astype(np.float64)
+            a = traces[hid_i].pre_activation.astype(np.float64).copy()
             w_hid = view.codes(hid_i).astype(np.float64)
             s_hid = view.scale(hid_i)
 
@@ -181,7 +164,7 @@ class CoordinateTrainer(Trainer):
             self._collect(request, hid_i, before, w_hid, ii, jj, accepted)
             # bias gradient of the hidden units: one pass over the batch, no (batch, hidden) buffer kept
             request.biases[hid_i] = view.bias(hid_i) - self.bias_lr * (
-                ((dlogits @ (w_out * s_out).T) * (caches[hid_i][3] > 0)).sum(axis=0))
+                ((dlogits @ (w_out * s_out).T) * (traces[hid_i].pre_activation > 0)).sum(axis=0))
             view.count(neuron_updates=drawn * len(y) * (out_layer.fan_out + 1) + ii.size * len(y) * out_layer.fan_out)
             evaluated += ii.size
             # the output layer sees the hidden activations after the accepted changes

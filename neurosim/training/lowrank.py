@@ -76,7 +76,8 @@ from ..ledger import FLOAT_BYTES
 from ..nn.grad_ops import softmax_cross_entropy
 from ..nn.quantize import max_code
 from .backprop import layer_errors
-from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
+from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, register
+from .params import flag, one_of, real, whole
 
 COUNTER_BYTES = 4  # one int32 sample counter per layer
 VARIANTS = ("auto", "biased", "unbiased")
@@ -242,69 +243,39 @@ def _layer_rank(rank: int, fan_in: int, fan_out: int) -> int:
 class LowRankTrainer(Trainer):
     """Low-rank training with a streaming Kronecker-sum approximation of each layer's gradient (Gural et al.).
 
-    Parameters
-    ----------
-    rank : int
-        Rank r of each layer's accumulator (q = r + 1 columns are kept); paper: 4. Capped per layer at
-        ``min(fan_out, fan_in) - 1``.
-    lr : float
-        Learning rate in weight units; the written update is ``lr * sqrt(accumulate)`` times the mean per-sample
-        gradient over ``accumulate`` samples.
-    accumulate : int
-        Samples B between update checks (paper: 10 for convolutions, 100 for dense layers).
-    rho_min : float
-        An update is written only when more than this fraction of the layer's weights change in the quantised
-        update (paper: 0.01); otherwise the layer keeps accumulating. In [0, 1).
-    kappa_th : float
-        Conditioning guard: a pair is skipped when ``c[0] > kappa_th * cL_q * cR_q`` (paper: 100).
-    variant : {"auto", "biased", "unbiased"}
-        Rank reduction: keep the top r singular values, or the optimal-Kronecker-sum unbiased reduction.
-        ``auto``: unbiased when holding the pending update, biased when applying it (``apply_pending``).
-    bias_lr : float
-        Step size of the per-sample SGD step of the biases (float, in aux memory).
-    apply_pending : bool
-        Let the periphery apply the pending update as a digital rank-r correction of every MVM (our extension; see
-        the module docstring). ``lr`` is then the per-sample step and ``accumulate`` only how often it is written.
-        Pair it with a guard that does not trip (e.g. ``kappa_th=1e12``): over a long accumulation ``c[0]`` grows
-        with the number of folded samples while the guard compares it with one pair's residuals, so the paper's
-        ``kappa_th = 100`` ends up skipping most pairs.
-
     Notes
     -----
-    Defaults were measured on digits, fresh ternary 64-64-10 on rram_hfo2, 5 epochs: ``accumulate=10`` rather than
-    the paper's 100 for dense layers, because ternary updates must reach half a level (biased, ``lr=0.1``: 0.75 with
-    B = 10, 0.59 with B = 100); the unbiased variant reached 0.77 / 0.83 / 0.90 test accuracy (seeds 0 / 1 / 2)
-    where the biased one reached 0.75 / 0.65 / 0.40. For 8-bit weights, where a rank-r update moves most weights by a level or more
-    (``rho_min`` then never defers), ``accumulate=100, lr=0.03`` writes about ten times less per cell for similar
-    accuracy (online adaptation of a host-pre-trained MNIST 784-128-10).
-
-    ``apply_pending`` on the 8-bit online-adaptation benchmark (``benchmarks/bench_compare.py``: MNIST 784-64-10,
-    rotate, 4,000 stream samples, medians over 5 seeds): ``rank=32, lr=0.01, accumulate=2000, kappa_th=1e12``
-    writes each cell at most twice and is as accurate as per-sample latent-weight sgd (85.6 vs 84.5 %); with the
-    paper's guard (``kappa_th=100``) it loses about 1.5 points, at rank 16 about 1 point; written once at the end
-    of the stream (``accumulate=4000``) it was less stable across seeds (median 5-6 points lower).
+    Defaults (``accumulate=10`` rather than the paper's 100 for dense layers, because ternary updates must reach half
+    a level) and the ``apply_pending`` settings of the 8-bit online-adaptation study were measured by
+    ``benchmarks/bench_compare.py``; README's "Few writes" section reports them.
     """
 
     name = "lowrank"
+    summary = "streaming Kronecker-sum rank-r gradient accumulation, a write every `accumulate` samples"
     default_batch_size = 10  # samples per step: the chip's forward/backward pass runs on this many at once
-
-    def __init__(self, rank: int = 4, lr: float = 0.1, accumulate: int = 10, rho_min: float = 0.01,
-                 kappa_th: float = 100.0, variant: str = "auto", bias_lr: float = 0.003,
-                 apply_pending: bool = False):
-        self.rank = check_positive("rank", rank, integer=True)
-        self.lr = check_positive("lr", lr)
-        self.accumulate = check_positive("accumulate", accumulate, integer=True)
-        self.rho_min = check_positive("rho_min", rho_min, allow_zero=True)
-        if self.rho_min >= 1:
-            raise TrainingError(f"hyper-parameter 'rho_min' must be < 1 (got {rho_min!r})")
-        self.kappa_th = check_positive("kappa_th", kappa_th)
-        if not isinstance(apply_pending, (bool, np.bool_)):
-            raise TrainingError(f"hyper-parameter 'apply_pending' must be true or false (got {apply_pending!r})")
-        self.apply_pending = bool(apply_pending)
-        if not isinstance(variant, str) or variant not in VARIANTS:
-            raise TrainingError(f"hyper-parameter 'variant' must be one of {VARIANTS} (got {variant!r})")
-        self.variant = variant
-        self.bias_lr = check_positive("bias_lr", bias_lr, allow_zero=True)
+    hyper_parameters = {
+        "rank": whole(4, "rank r of each layer's accumulator (q = r + 1 columns are kept; paper: 4), capped per "
+                      "layer at min(fan_out, fan_in) - 1", lo=1),
+        "lr": real(0.1, "learning rate in weight units; the written update is lr * sqrt(accumulate) times the mean "
+                   "per-sample gradient over accumulate samples (with apply_pending: lr times their sum)", lo=0,
+                   lo_open=True),
+        "accumulate": whole(10, "samples B between update checks (paper: 10 for convolutions, 100 for dense "
+                            "layers)", lo=1, unit="samples"),
+        "rho_min": real(0.01, "an update is written only when more than this fraction of the layer's weights change "
+                        "in the quantised update (paper: 0.01); otherwise the layer keeps accumulating", lo=0, hi=1,
+                        hi_open=True),
+        "kappa_th": real(100.0, "conditioning guard: a pair is skipped when c[0] > kappa_th * cL_q * cR_q "
+                         "(paper: 100)", lo=0, lo_open=True),
+        "variant": one_of("auto", "rank reduction: keep the top r singular values (biased) or the "
+                          "optimal-Kronecker-sum unbiased reduction; auto: unbiased when holding the pending "
+                          "update, biased when applying it", *VARIANTS),
+        "bias_lr": real(0.003, "step size of the per-sample SGD step of the biases (float, in aux memory)", lo=0),
+        "apply_pending": flag(False, "let the periphery apply the pending update as a digital rank-r correction of "
+                              "every MVM (our extension): lr is then the per-sample step and accumulate only how "
+                              "often it is written; pair it with a guard that does not trip (e.g. kappa_th=1e12), "
+                              "since over a long accumulation c[0] grows with the folded samples while the guard "
+                              "compares it with one pair's residuals"),
+    }
 
     @property
     def unbiased(self) -> bool:
@@ -361,11 +332,11 @@ class LowRankTrainer(Trainer):
 
     # ---------------------------------------------------------------------------------------------- step
     def step(self, batch: Batch, state: _LowRankState, view: TrainingView) -> tuple[WriteRequest, _LowRankState]:
-        logits, caches = view.trace(batch.x)
+        logits, traces = view.trace(batch.x)
         _, dlogits = softmax_cross_entropy(logits, batch.y)
         n_samples = logits.shape[0]
         layers = sorted(state.layers)
-        pairs = layer_errors(view, caches, dlogits * n_samples, min(layers))  # per-sample loss gradients
+        pairs = layer_errors(view, traces, dlogits * n_samples, min(layers))  # per-sample loss gradients
         view.count_backward(n_samples, min(layers))
         request = WriteRequest()
         unbiased = self.unbiased

@@ -1,12 +1,11 @@
-"""Progress display and the end-of-run summary table of training (the CLI's view of a run)."""
+"""Progress display of training runs (the CLI's view of a run while it goes; the results table is
+:func:`neurosim.record.format_table`)."""
 
 from __future__ import annotations
 
 import sys
 import time
 from typing import Any, TextIO
-
-from ..experiments.record import RunRecord
 
 
 class ProgressBar:
@@ -50,18 +49,3 @@ class ProgressBar:
             self.stream.write("\r")
         self.stream.write(text + "\n")
         self.stream.flush()
-
-
-def summary_table(records: list[RunRecord]) -> str:
-    """Side-by-side table of runs: accuracy, writes, energy, power, aux memory, lifetime, wall time."""
-    header = (f"{'trainer':<12}{'test acc':>9}{'writes':>11}{'worst cell':>11}{'density':>10}{'failed':>8}"
-              f"{'energy J':>11}{'power W':>10}{'aux bytes':>11}{'lifetime steps':>16}{'wall s':>8}")
-    lines = [header]
-    for r in records:
-        e = r.final
-        life = r.lifetime.get("lifetime_steps")
-        lines.append(f"{r.trainer['name']:<12}{100 * e.test_accuracy:>8.2f}%{e.writes_total:>11,}"
-                     f"{e.writes_max_cell:>11,}{e.write_density:>10.2e}{e.cells_failed:>8}"
-                     f"{sum(e.energy_j.values()):>11.3e}{(e.power_w or 0.0):>10.2e}{e.aux_memory_bytes:>11,}"
-                     f"{(f'{life:.3g}' if life is not None else 'inf'):>16}{e.wall_time_s:>8.1f}")
-    return "\n".join(lines)

@@ -20,8 +20,8 @@ from ..ledger import FLOAT_BYTES
 from ..nn.grad_ops import softmax_cross_entropy
 from ..nn.quantize import max_code, quantize_symmetric
 from .backprop import backward
-from .base import Batch, Trainer, TrainingError, TrainingView, WriteRequest, check_positive, register
-
+from .base import Batch, Trainer, TrainingView, WriteRequest, register
+from .params import one_of, real
 
 
 def _activation_bytes(view: TrainingView, batch_size: int) -> int:
@@ -46,28 +46,17 @@ class _SGDState:
 
 @register
 class SGDTrainer(Trainer):
-    """Straight-through SGD with latent float weights in auxiliary memory.
-
-    Parameters
-    ----------
-    lr : float
-        Learning rate.
-    optimizer : {"adam", "momentum"}
-        Update rule of the latent weights (Adam keeps two extra buffers per weight, momentum one).
-    momentum : float
-        Momentum coefficient (``optimizer="momentum"``) or Adam's beta1.
-    """
+    """Straight-through SGD with latent float weights in auxiliary memory."""
 
     name = "sgd"
-
-    def __init__(self, lr: float = 3e-3, optimizer: str = "adam", momentum: float = 0.9):
-        self.lr = check_positive("lr", lr)
-        if optimizer not in ("adam", "momentum"):
-            raise TrainingError(f"hyper-parameter 'optimizer' must be 'adam' or 'momentum' (got {optimizer!r})")
-        self.optimizer = optimizer
-        self.momentum = check_positive("momentum", momentum, allow_zero=True)
-        if self.momentum >= 1:
-            raise TrainingError(f"hyper-parameter 'momentum' must be < 1 (got {momentum!r})")
+    summary = "straight-through SGD: latent float32 weights + Adam in aux memory, quantised weights on the chip"
+    hyper_parameters = {
+        "lr": real(3e-3, "learning rate of the latent weights (weight units per unit gradient)", lo=0, lo_open=True),
+        "optimizer": one_of("adam", "update rule of the latent weights (Adam keeps two extra buffers per weight, "
+                            "momentum one)", "adam", "momentum"),
+        "momentum": real(0.9, "momentum coefficient (optimizer='momentum') or Adam's beta1", lo=0, hi=1,
+                         hi_open=True),
+    }
 
     def _buffers_per_weight(self) -> int:
         return 3 if self.optimizer == "adam" else 2
@@ -100,9 +89,9 @@ class SGDTrainer(Trainer):
         return param - self.lr * m
 
     def step(self, batch: Batch, state: _SGDState, view: TrainingView) -> tuple[WriteRequest, _SGDState]:
-        logits, caches = view.trace(batch.x)
+        logits, traces = view.trace(batch.x)
         _, dlogits = softmax_cross_entropy(logits, batch.y)
-        grads = backward(view, caches, dlogits)
+        grads = backward(view, traces, dlogits)
         state.t += 1
         request = WriteRequest()
         per_weight = self._buffers_per_weight() * FLOAT_BYTES
@@ -134,23 +123,17 @@ class _NVMState:
 
 @register
 class NVMSGDTrainer(Trainer):
-    """SGD without latent weights: every step writes ``round(codes - lr * grad / scale)``.
-
-    Parameters
-    ----------
-    lr : float
-        Learning rate in weight units; the update in code units is ``lr * grad / scale``, rounded to the nearest
-        level, so updates below half a level are lost.
-    bias_lr : float
-        Learning rate of the biases (aux memory, plain SGD).
-    """
+    """SGD without latent weights: every step writes ``round(codes - lr * grad / scale)``, so updates below half a
+    level are lost."""
 
     name = "nvm_sgd"
+    summary = "SGD with no latent copy: round(codes - lr * grad / scale) written every step"
     default_batch_size = 1  # per-sample SGD, the setting of the low-rank training paper
-
-    def __init__(self, lr: float = 0.15, bias_lr: float = 0.01):
-        self.lr = check_positive("lr", lr)
-        self.bias_lr = check_positive("bias_lr", bias_lr, allow_zero=True)
+    hyper_parameters = {
+        "lr": real(0.15, "learning rate in weight units; the update in code units is lr * grad / scale, rounded to "
+                   "the nearest level", lo=0, lo_open=True),
+        "bias_lr": real(0.01, "learning rate of the biases (aux memory, plain SGD)", lo=0),
+    }
 
     def aux_memory(self, view: TrainingView, batch_size: int) -> dict[str, int]:
         outputs = sum(view.model.layers[i].fan_out for i in view.analog_layers())
@@ -160,9 +143,9 @@ class NVMSGDTrainer(Trainer):
         return _NVMState(rng=np.random.default_rng(seed))
 
     def step(self, batch: Batch, state: Any, view: TrainingView) -> tuple[WriteRequest, Any]:
-        logits, caches = view.trace(batch.x)
+        logits, traces = view.trace(batch.x)
         _, dlogits = softmax_cross_entropy(logits, batch.y)
-        grads = backward(view, caches, dlogits)
+        grads = backward(view, traces, dlogits)
         request = WriteRequest()
         for i, g in grads.items():
             layer = view.model.layers[i]

@@ -1,5 +1,9 @@
 """Weight encodings: how a signed integer weight code becomes cell levels, and back (a registry).
 
+The one vocabulary of encoding names: the profile schema's ``crossbar.weight_encoding`` choices are this
+registry's keys. (It sits on the floor of ``profiles/`` rather than in ``mapping/`` so that the schema can read it
+without importing upwards; it needs nothing but numpy.)
+
 A weight is split into ``slices`` base-``L`` digits (``L`` = levels per cell); each slice occupies
 ``cells_per_slice`` cells of one crossbar row. Each slice column pair/column is read and converted separately and
 the chip shift-adds the converted slices digitally: ``acc = sum_s L**s * ADC(x . slice_s) - offset * sum(x)``.
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import MappingError
+from .errors import MappingError
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,8 @@ class ReferenceColumn(WeightEncoding):
     def layout(self, max_code: int, levels: int) -> EncodingLayout:
         ref = self.reference_level(levels)
         if max_code > min(ref, levels - 1 - ref):
-            raise MappingError(f"weight_encoding 'reference_column' stores weights up to +/-{min(ref, levels - 1 - ref)} "
+            room = min(ref, levels - 1 - ref)
+            raise MappingError(f"weight_encoding 'reference_column' stores weights up to +/-{room} "
                                f"on {levels}-level cells; the layer needs +/-{max_code} (cells with at least "
                                f"{2 * max_code + 1} levels, or another encoding)")
         return EncodingLayout(slices=1, cells_per_slice=1, reference_columns=1, offset=0, base=levels,

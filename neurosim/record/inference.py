@@ -1,0 +1,149 @@
+"""What inference on a chip costs, as a report that keeps counts: energy by category, latency, throughput, power,
+utilisation.
+
+The report holds the inference events (programming and any later writes excluded), the embedded pricing profile
+and the mapping's report; every energy, time and power figure is priced from the counts when read, and
+:meth:`InferenceReport.reprice` is exact for a profile that differs only in prices.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import LedgerError
+from ..ledger import EnergyReport, Ledger, price, stage_times
+from ..mapping.mapper import MappingReport
+from ..profiles import Profile
+from ._files import RecordError, json_safe, profile_entry, profile_of, save_json
+
+REPORT_SCHEMA = "neurosim.inference/1"
+
+
+@dataclass(frozen=True)
+class InferenceReport:
+    """Inference figures of a chip, priced from its counts when read.
+
+    Attributes
+    ----------
+    profile : dict
+        The pricing profile (name, content hash, every value).
+    model, executor : str
+        The model's name and the executor that ran it.
+    samples : int
+        Inferences run.
+    accuracy, reference_accuracy : float or None
+        On the chip, and of the model's exact (float) forward pass.
+    ledger : dict
+        Inference events only (:meth:`neurosim.Ledger.to_dict`).
+    mapping : MappingReport
+    """
+
+    profile: dict[str, Any]
+    model: str
+    executor: str
+    samples: int
+    accuracy: float | None
+    reference_accuracy: float | None
+    ledger: dict[str, Any] = field(repr=False)
+    mapping: MappingReport = field(repr=False)
+
+    # ------------------------------------------------------------------------------------------------ pricing
+    def pricing_profile(self) -> Profile:
+        return profile_of(self.profile, "inference report")
+
+    def counts(self) -> Ledger:
+        """The inference events as a ledger."""
+        try:
+            return Ledger.from_dict(self.ledger, source="inference report: ledger")
+        except LedgerError as exc:
+            raise RecordError(str(exc)) from None
+
+    def energy(self) -> EnergyReport:
+        """Energy and time of all the inferences, priced now."""
+        return price(self.counts(), self.pricing_profile())
+
+    @property
+    def energy_per_inference_j(self) -> dict[str, float]:
+        """Joules per inference by category."""
+        n = max(self.samples, 1)
+        return {k: v / n for k, v in self.energy().energy_j.items()}
+
+    @property
+    def total_energy_per_inference_j(self) -> float:
+        return math.fsum(self.energy_per_inference_j.values())
+
+    @property
+    def latency_s(self) -> float:
+        """Seconds for one sample through the pipeline (first input to its logits): the sum of its stages."""
+        return sum(stage_times(self.counts(), self.pricing_profile()).values())
+
+    @property
+    def time_s(self) -> float:
+        """Simulated time of all inferences (layers pipelined)."""
+        return self.energy().total_time_s
+
+    @property
+    def throughput_per_s(self) -> float:
+        return self.samples / self.time_s if self.time_s > 0 else 0.0
+
+    @property
+    def power_w(self) -> float:
+        """Energy over simulated time (0 before any inference)."""
+        return self.energy().power_w if self.samples else 0.0
+
+    def reprice(self, profile: Profile) -> InferenceReport:
+        """The same inferences priced under ``profile`` (exact; refuses a structurally different profile, naming
+        the first differing key)."""
+        mine = self.pricing_profile()
+        key = mine.first_structural_difference(profile)
+        if key is not None:
+            raise RecordError(f"cannot re-price inference on profile {mine.name!r} under {profile.name!r}: key "
+                              f"{key!r} differs and changes what is simulated; run the inference again")
+        return replace(self, profile=profile_entry(profile), mapping=replace(self.mapping, profile=profile.name))
+
+    # ------------------------------------------------------------------------------------------------- output
+    def to_dict(self) -> dict[str, Any]:
+        """Counts and, for convenience, the figures priced under the report's profile."""
+        power = self.power_w
+        return json_safe({
+            "schema": REPORT_SCHEMA, "profile": self.profile, "model": self.model, "executor": self.executor,
+            "samples": self.samples, "accuracy": self.accuracy, "reference_accuracy": self.reference_accuracy,
+            "energy_per_inference_j": dict(self.energy_per_inference_j),
+            "total_energy_per_inference_j": self.total_energy_per_inference_j, "latency_s": self.latency_s,
+            "time_s": self.time_s, "throughput_per_s": self.throughput_per_s,
+            "power_w": None if math.isnan(power) else power, "ledger": self.ledger,
+            "mapping": self.mapping.to_dict()})
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` as JSON (whole, then renamed)."""
+        return save_json(json.dumps(self.to_dict(), indent=2, allow_nan=False), path, "inference report")
+
+    def format(self) -> str:
+        name = self.profile["name"]
+        lines = [f"model {self.model} on {name}: {self.samples} inferences"
+                 + ("" if self.executor == "analog" else f" ({self.executor} executor)")]
+        if self.accuracy is not None:
+            ref = f" (reference ternary model {100 * self.reference_accuracy:.2f} %)" \
+                if self.reference_accuracy is not None else ""
+            lines.append(f"accuracy            {100 * self.accuracy:.2f} %{ref}")
+        per = self.energy_per_inference_j
+        total = math.fsum(per.values())
+        lines.append(f"energy / inference  {total:.4e} J")
+        for cat, e in per.items():
+            if e > 0:
+                lines.append(f"  {cat:<17} {e:.4e} J  {100 * e / total:5.1f} %")
+        lines.append(f"latency             {self.latency_s:.4e} s per inference (pipeline fill)")
+        lines.append(f"throughput          {self.throughput_per_s:.4e} inferences/s (layers pipelined)")
+        lines.append(f"power               {self.power_w:.4e} W")
+        m = self.mapping
+        util = m.cells_used / m.cells_allocated if m.cells_allocated else 0.0
+        lines.append(f"utilisation         {100 * util:.1f} % of {m.cells_allocated:,} cells in "
+                     f"{sum(r.tiles for r in m.layers)} tiles on {m.cores_used} cores")
+        return "\n".join(lines)
+
+
+__all__ = ["InferenceReport", "REPORT_SCHEMA"]

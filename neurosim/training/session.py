@@ -1,0 +1,182 @@
+"""The one training-loop skeleton: a :class:`TrainingSession` runs trainer steps against a chip and keeps the
+record. Offline training (:func:`neurosim.training.loop.train`) and online adaptation
+(:func:`neurosim.training.online.adapt`) are two drivers of it that differ only in where batches come from and what
+happens between them.
+
+The session is the only caller of :meth:`neurosim.Chip.apply` during training. Monitoring evaluations are the test
+bench's work: they are not counted on the chip and their wall time is taken out of the training wall time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .._fields import Rule
+from .._version import __version__
+from ..chip import Chip
+from ..memory import ProgramResult
+from ..nn.grad_ops import softmax_cross_entropy
+from ..record import SCHEMA_VERSION, Checkpoint, EpochRecord, RunRecord, json_safe, profile_entry
+from .base import Batch, Trainer, TrainingError, TrainingView
+
+ProgressFn = Callable[[dict[str, Any]], None]
+_COUNT = Rule("int", "a count", lo=1)
+
+
+def check_count(name: str, value: Any) -> int:
+    """A loop argument that must be a positive integer (raises :class:`TrainingError` naming it)."""
+    checked, problem = _COUNT.check(value)
+    if problem is not None:
+        raise TrainingError(f"argument {name!r} {problem} (got {value!r})")
+    return checked
+
+
+def evaluate(chip: Chip, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> tuple[float, float]:
+    """Accuracy and mean loss of the chip on ``(x, y)``, not counted (monitoring is the test bench's, not the
+    chip's, work)."""
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    correct, loss = 0, 0.0
+    for start in range(0, len(x), batch):
+        logits = chip.forward(x[start: start + batch], count=False)
+        yb = y[start: start + batch]
+        correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
+        loss += softmax_cross_entropy(logits, yb)[0] * len(yb)
+    return correct / len(x), loss / len(x)
+
+
+class TrainingSession:
+    """One run of ``trainer`` on ``chip``: applies its requests, keeps epochs and checkpoints, builds the record.
+
+    Parameters
+    ----------
+    chip : Chip
+    trainer : Trainer
+    x_init, y_init : ndarray
+        What the trainer's ``init`` may look at (the training split, or the stream).
+    seed : int
+        Passed to the trainer's ``init``.
+    batch_size : int
+        Samples per step (for the aux-memory declaration and the record).
+    """
+
+    def __init__(self, chip: Chip, trainer: Trainer, x_init: np.ndarray, y_init: np.ndarray, *, seed: int,
+                 batch_size: int):
+        self.chip = chip
+        self.trainer = trainer
+        self.seed = int(seed)
+        self.batch_size = int(batch_size)
+        self.view = TrainingView(chip)
+        self._start_ledger = chip.ledger.copy()
+        self._start_counts = chip.memory.write_counts.copy()
+        self.state = trainer.init(self.view, x_init, y_init, seed)
+        self.aux = trainer.aux_memory(self.view, batch_size)
+        self.steps = 0
+        self.samples = 0
+        self.first_failure_step: int | None = None  # training step whose writes wore out the first cell
+        self.epochs: list[EpochRecord] = []
+        self.checkpoints: list[Checkpoint] = []
+        self._t0 = time.perf_counter()
+        self._excluded = 0.0
+
+    # ------------------------------------------------------------------------------------------------ running
+    def step(self, batch: Batch, last: bool) -> None:
+        """One trainer step and its write request; after the run's ``last`` step, the trainer's ``finish``
+        request too."""
+        request, self.state = self.trainer.step(batch, self.state, self.view)
+        failed = _newly_failed(self.chip.apply(request))
+        if last:
+            failed |= _newly_failed(self.chip.apply(self.trainer.finish(self.state, self.view)))
+        self.steps += 1
+        self.samples += len(batch.x)
+        if failed and self.first_failure_step is None:
+            self.first_failure_step = self.steps
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Accuracy and loss on ``(x, y)``, uncounted, its wall time taken out of the training time."""
+        t0 = time.perf_counter()
+        result = evaluate(self.chip, x, y)
+        self._excluded += time.perf_counter() - t0
+        return result
+
+    def training_seconds(self) -> float:
+        return time.perf_counter() - self._t0 - self._excluded
+
+    @property
+    def writes_total(self) -> int:
+        """Cell writes since the run began."""
+        return int(self.chip.ledger.writes_total - self._start_ledger.writes_total)
+
+    # --------------------------------------------------------------------------------------------- recording
+    def _ledger_since_start(self) -> dict[str, Any]:
+        return (self.chip.ledger - self._start_ledger).to_dict()
+
+    def checkpoint(self, test_accuracy: float) -> None:
+        """Keep an evaluation point (with the run's counts so far)."""
+        self.checkpoints.append(Checkpoint(step=self.steps, samples=self.samples,
+                                           wall_time_s=self.training_seconds(), test_accuracy=test_accuracy,
+                                           writes_total=self.writes_total, ledger=self._ledger_since_start()))
+
+    def record_epoch(self, epoch: int, train: tuple[float, float], test: tuple[float, float]) -> EpochRecord:
+        """Keep the state after ``epoch`` (0: before training) with ``(accuracy, loss)`` on train and test data."""
+        ledger = self.chip.ledger - self._start_ledger
+        memory = self.chip.memory
+        writes = ledger.writes_total
+        record = EpochRecord(
+            epoch=epoch, steps=self.steps, train_accuracy=train[0], train_loss=train[1], test_accuracy=test[0],
+            test_loss=test[1], writes_total=writes,
+            writes_max_cell=int((memory.write_counts - self._start_counts).max()),
+            write_density=writes / (memory.n_cells * self.steps) if self.steps else 0.0,
+            cells_failed=memory.summary().cells_failed, aux_memory_bytes=sum(self.aux.values()),
+            wall_time_s=self.training_seconds() if epoch else 0.0, ledger=ledger.to_dict())
+        self.epochs.append(record)
+        return record
+
+    def record(self, data: dict[str, Any], run_info: dict[str, Any]) -> RunRecord:
+        """The finished run's record. ``data`` describes the data (name, n_train, n_test); ``run_info`` may carry
+        ``model_spec`` (how the user named the model) and anything else worth keeping."""
+        chip = self.chip
+        steps = max(self.steps, 1)
+        summary = chip.memory.summary(steps=steps)
+        lifetime = chip.memory.lifetime(steps=steps, since=self._start_counts,
+                                        first_failure_step=self.first_failure_step)
+        model = chip.model
+        return RunRecord(
+            schema_version=SCHEMA_VERSION, package_version=__version__, profile=profile_entry(chip.profile),
+            executor=chip.executor.name,
+            model={"name": model.name, "spec": run_info.get("model_spec", model.name), "n_weights": model.n_weights,
+                   "cells": chip.memory.n_cells, "tiles": chip.mapping.n_tiles},
+            trainer={"name": self.trainer.name, "params": json_safe(self.trainer.get_params())},
+            data=dict(data), seed=self.seed, batch_size=self.batch_size, steps=self.steps, epochs=list(self.epochs),
+            checkpoints=list(self.checkpoints), aux_memory=dict(self.aux), lifetime=lifetime.to_dict(),
+            memory={"writes_total": self.writes_total, "writes_max_cell": self.epochs[-1].writes_max_cell,
+                    "cells_failed": summary.cells_failed,
+                    "cells_faulty_at_manufacture": summary.cells_faulty_at_manufacture},
+            ledger=self._ledger_since_start(), programming_ledger=chip.programming_ledger.to_dict(),
+            run_info={k: v for k, v in run_info.items() if k != "model_spec"},
+            write_map=write_map(chip, self._start_counts))
+
+
+def _newly_failed(result: ProgramResult | None) -> bool:
+    return bool(result is not None and result.newly_failed)
+
+
+def write_map(chip: Chip, start_counts: np.ndarray, max_side: int = 96) -> dict[str, Any]:
+    """Writes per weight of the largest analog layer since ``start_counts`` (the most written cell of each
+    weight), max-pooled to at most ``max_side`` x ``max_side`` blocks: the data of a write heat map."""
+    delta = np.asarray(chip.memory.write_counts) - np.asarray(start_counts)
+    lt = max(chip.mapping.tilings, key=lambda t: t.fan_in * t.fan_out)
+    per_weight = delta[lt.cell_index].reshape(lt.fan_in, lt.fan_out, -1).max(axis=2)
+    bi, bj = -(-lt.fan_in // max_side), -(-lt.fan_out // max_side)
+    rows, cols = -(-lt.fan_in // bi), -(-lt.fan_out // bj)
+    padded = np.zeros((rows * bi, cols * bj), dtype=np.int64)
+    padded[: lt.fan_in, : lt.fan_out] = per_weight
+    pooled = padded.reshape(rows, bi, cols, bj).max(axis=(1, 3))
+    return {"layer": lt.layer, "shape": [lt.fan_in, lt.fan_out], "block": [bi, bj], "values": pooled.tolist()}
+
+
+__all__ = ["TrainingSession", "evaluate", "write_map", "check_count", "ProgressFn"]
