@@ -6,10 +6,14 @@
 
 import contextlib
 import io
+from pathlib import Path
 
 import pytest
 
 import neurosim  # noqa: F401  (first: pins OpenBLAS's kernel family before numpy loads)
+
+#: a 500-image MNIST sample shipped with the tests (data/mnist_sample/README.md): tests run in a fresh clone
+MNIST_SAMPLE = f"mnist:{Path(__file__).parent / 'data' / 'mnist_sample'}"
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import MNIST_SAMPLE
 
 import neurosim
 from neurosim import Chip, WriteRequestError, load_profile
@@ -31,9 +32,10 @@ def _model(name: str):
 
 
 def _x_test(model_name: str) -> np.ndarray:
-    data = {"digits_mlp": "digits", "iris_mlp": "iris", "mnist_mlp": "mnist", "mnist_cnn": "mnist"}[model_name]
+    data = {"digits_mlp": "digits", "iris_mlp": "iris", "mnist_mlp": MNIST_SAMPLE,
+            "mnist_cnn": MNIST_SAMPLE}[model_name]
     x = _data(data).x_test
-    return x[:N_MNIST] if data == "mnist" else x
+    return x[:N_MNIST] if data == MNIST_SAMPLE else x
 
 
 @functools.cache

@@ -6,6 +6,7 @@ import runpy
 from pathlib import Path
 
 import pytest
+from conftest import MNIST_SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +53,8 @@ def test_inference_whatif_example_runs_and_plots(tmp_path, capsys):
 
 
 def test_bench_inference_runs_small():
-    rows = _load(ROOT / "benchmarks" / "bench_inference.py")["main"](["--n", "100", "--repeats", "1"])
+    bench = _load(ROOT / "benchmarks" / "bench_inference.py")["main"]
+    rows = bench(["--n", "100", "--repeats", "1", "--data", MNIST_SAMPLE])
     assert [r[0] for r in rows][0] == "numpy float forward"
     assert all(r[1] > 0 for r in rows)
 

@@ -1,4 +1,5 @@
-"""Mapping networks onto the chip: weight encodings, tiling onto crossbars, placement on the mesh."""
+"""Mapping networks onto the chip: tiling onto crossbars, placement on the mesh (weight encodings live in
+:mod:`neurosim.encodings` and are re-exported here)."""
 
 from ..encodings import ENCODINGS, EncodingLayout, WeightEncoding, get_encoding
 from .mapper import LayerReport, Mapping, MappingReport, map_model
