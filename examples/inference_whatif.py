@@ -1,9 +1,10 @@
 """What-if study of chip inference: ADC resolution and crossbar size against accuracy, energy and latency.
 
 Maps a shipped model onto variants of a shipped profile (``periphery.adc_bits`` and ``crossbar.rows/cols`` changed
-with ``profile.replace``; ADC energy and latency follow the bits through the SAR model of
-:func:`neurosim.profiles.sar_adc`), calibrates the converters on training images, and runs the test images through each
-chip. Prints a table and draws accuracy and energy per inference against ADC bits, one line per crossbar size.
+with ``profile.replace``; the ADC's energy, latency and area follow the bits through the profile's component model,
+and the crossbar's wires and IR drop follow its size), calibrates the converters on training images, and runs the
+test images through each chip. Prints a table and draws accuracy and energy per inference against ADC bits, one
+line per crossbar size.
 
 Run: ``python examples/inference_whatif.py [--model mnist_mlp] [--data mnist] [--n 1000] [--plot adc.png]``
 """
@@ -16,7 +17,6 @@ import numpy as np
 
 import neurosim
 from neurosim.data import load_dataset
-from neurosim.profiles import sar_adc
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -38,11 +38,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     for size in args.crossbars:
         for bits in args.adc_bits:
-            # a narrower ADC is also cheaper and faster: price it with the SAR model the profiles cite
-            energy_pj, latency_ns = sar_adc(bits)
+            # a narrower ADC is also cheaper and faster: the profile's ADC model derives its costs from the bits
             profile = base.replace({"name": f"{base.name}_{size}x{size}_adc{bits}", "crossbar.rows": size,
                                     "crossbar.cols": size, "periphery.adc_bits": bits,
-                                    "periphery.adc_energy_pj": energy_pj, "periphery.adc_latency_ns": latency_ns,
                                     "periphery.columns_per_adc": min(base.periphery.columns_per_adc, size)})
             chip = neurosim.Chip(profile, model, calibration=data.x_train[:256])
             accuracy = float(np.mean(chip.predict(x) == y))

@@ -32,7 +32,7 @@ def _cmd_profiles_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_profiles_show(args: argparse.Namespace) -> int:
-    from .profiles import fields_table, load_profile
+    from .profiles import costs_table, fields_table, load_profile
 
     p = load_profile(args.name)
     if args.toml:
@@ -48,6 +48,12 @@ def _cmd_profiles_show(args: argparse.Namespace) -> int:
     for key, value, si, doc in rows:
         shown = value if isinstance(value, str) else repr(value)
         print(f"  {key:<{w_key}}  {shown:<{w_val}}  {si:<{w_si}}  {doc}")
+    print("\ncosts (derived by a named model from the attributes above, pinned by the profile, or attributes):")
+    costs = costs_table(p)
+    w_name = max(len(r[0]) for r in costs)
+    w_value = max(len(r[1]) for r in costs)
+    for name, value, how in costs:
+        print(f"  {name:<{w_name}}  {value:<{w_value}}  {how}")
     return 0
 
 
@@ -70,9 +76,10 @@ def _cmd_map(args: argparse.Namespace) -> int:
     from .mapping import map_model
     from .nn import load_model
 
-    mapping = map_model(load_model(args.model), args.profile, args.placement)
+    profile = _profile(args)
+    mapping = map_model(load_model(args.model), profile, args.placement)
     report = mapping.report()
-    print(report.format())
+    print(report.format(profile.costs))
     if args.json:
         _write_json(args.json, report.to_dict())
     if args.plot:
@@ -86,9 +93,12 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .chip import Chip
+    from .chip.aging import accuracy_over_time, format_aging, parse_durations
     from .data import load_dataset
     from .nn import load_model
 
+    profile = _profile(args)
+    after = parse_durations(args.after) if args.after else None
     model = load_model(args.model)
     data = load_dataset(args.data, seed=args.seed)
     if data.input_shape != model.input_shape:
@@ -98,8 +108,18 @@ def _cmd_infer(args: argparse.Namespace) -> int:
                         f"expects {model.input_shape}")
     n = len(data.x_test) if args.n is None else min(args.n, len(data.x_test))
     x, y = data.x_test[:n], data.y_test[:n]
-    chip = Chip(args.profile, model, seed=args.seed, placement=args.placement, executor=args.executor,
+    chip = Chip(profile, model, seed=args.seed, placement=args.placement, executor=args.executor,
                 calibration=data.x_train[: args.calibration] if args.calibration else None)
+    if after is not None:
+        points = accuracy_over_time(chip, x, y, after, compensate=args.drift_compensation, batch=args.batch)
+        print(f"model {model.name} on {profile.name}: accuracy over time on {n} test samples"
+              + (" (global drift compensation)" if args.drift_compensation else ""))
+        print(format_aging(points, args.drift_compensation))
+        if args.json:
+            _write_json(args.json, {"points": [{"seconds": p.seconds, "accuracy": p.accuracy,
+                                                "drift_factors": p.drift_factors, "report": p.report.to_dict()}
+                                               for p in points]})
+        return 0
     predictions = []
     for start in range(0, n, args.batch):
         predictions.append(chip.predict(x[start: start + args.batch]))
@@ -136,6 +156,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.out and Path(args.out).is_dir():  # fail before training, not after
         raise RecordError(f"{args.out}: is a folder; --out takes a file name for the run record")
+    profile = _profile(args)
     data = load_dataset(args.data, seed=args.seed)
     trainer = make_trainer(args.trainer, **_parse_params(args.trainer, args.param))
     if is_spec(args.model):
@@ -143,7 +164,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                 weight_bits=args.weight_bits)
     else:
         model = load_model(args.model)
-    chip = Chip(args.profile, model, seed=args.seed)
+    chip = Chip(profile, model, seed=args.seed)
     batch = args.batch_size or trainer.default_batch_size
     print(f"training {model.name} on {chip.profile.name} with {trainer!r}, data {data.describe()}, "
           f"batch {batch}, {args.epochs} epochs, seed {args.seed}", file=sys.stderr)
@@ -184,15 +205,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         if name in TRAINERS and name not in trainers:
             raise TrainingError(f"--param names trainer {name!r}, which is not compared ({', '.join(trainers)})")
     params = parse_scoped_params(args.param)
+    profile = _profile(args)
     scenario = None
     if args.scenario != "none" or args.analog_drift or args.digital_drift:
         scenario = Scenario(shift=args.scenario, analog_drift=args.analog_drift, digital_drift=args.digital_drift,
                             seed=args.seed)
-    spec = CompareSpec(trainers=trainers, profile=args.profile, data=args.data, model=args.model, epochs=args.epochs,
+    spec = CompareSpec(trainers=trainers, profile=profile, data=args.data, model=args.model, epochs=args.epochs,
                        seed=args.seed, weight_bits=args.weight_bits, scenario=scenario, params=params)
     setting = (f"online adaptation, shift {scenario.shift}, analog drift {scenario.analog_drift}, digital drift "
                f"{scenario.digital_drift}" if scenario else f"from scratch, {args.epochs} epochs")
-    print(f"comparing {', '.join(trainers)} on {args.profile}, data {args.data}, model {args.model} "
+    print(f"comparing {', '.join(trainers)} on {profile.name}, data {args.data}, model {args.model} "
           f"({args.weight_bits}-bit), {setting}, seed {args.seed}", file=sys.stderr)
     records = run_compare(spec, out_dir=args.out, progress=not args.quiet)
     print(format_table(records))
@@ -251,6 +273,13 @@ def _trainers_epilog() -> str:
     return "\n".join(lines)
 
 
+def _profile(args: argparse.Namespace):
+    """The profile a command runs on: ``--profile`` with every ``--set KEY=VALUE`` applied (checked first)."""
+    from .profiles import load_profile
+
+    return load_profile(args.profile).with_settings(args.set)
+
+
 def _write_json(path: str, data: dict) -> None:
     import json
 
@@ -299,12 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_val.add_argument("files", nargs="+", metavar="FILE")
     p_val.set_defaults(func=_cmd_profiles_validate)
 
+    def set_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="change one profile key for this run, repeatable (e.g. --set periphery.adc_bits=4 "
+                            "--set crossbar.rows=64); checked like a profile file")
+
     def chip_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", required=True, help="shipped model name (see models/) or path to a model .toml")
         p.add_argument("--profile", default=DEFAULT_PROFILE,
                        help=f"shipped profile name or path (default {DEFAULT_PROFILE})")
         p.add_argument("--placement", choices=("optimized", "naive"), default="optimized")
         p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+        set_option(p)
 
     p_map = sub.add_parser("map", help="map a model onto a chip: tiles, cores, utilisation, NoC traffic")
     chip_options(p_map)
@@ -323,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_inf.add_argument("--seed", type=int, default=0)
     p_inf.add_argument("--executor", choices=sorted(EXECUTORS), default=DEFAULT_EXECUTOR,
                        help=f"how the mapped network runs (default {DEFAULT_EXECUTOR}; see `neurosim executors`)")
+    p_inf.add_argument("--after", metavar="TIMES", default=None,
+                       help="accuracy over time: evaluate again after the stored conductances drift for each "
+                            "comma-separated duration since programming (e.g. 1h,1d,1y; units s, min, h, d, w, y)")
+    p_inf.add_argument("--drift-compensation", action="store_true",
+                       help="with --after: measure each layer's drift and correct it (global drift compensation)")
     p_inf.add_argument("--quiet", action="store_true", help="no progress line")
     p_inf.set_defaults(func=_cmd_infer)
 
@@ -356,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="trainer hyper-parameter, repeatable (e.g. --param lr=0.01)")
     p_tr.add_argument("--out", metavar="JSON", help="write the run record here")
     p_tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    set_option(p_tr)
     p_tr.set_defaults(func=_cmd_train)
 
     from .data.streams import SHIFTS
@@ -378,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hyper-parameter of one trainer, repeatable (e.g. --param sgd.lr=0.01)")
     p_cmp.add_argument("--out", default="neurosim_compare", help="folder for records, CSV and plots")
     p_cmp.add_argument("--quiet", action="store_true")
+    set_option(p_cmp)
     p_cmp.set_defaults(func=_cmd_compare)
     return parser
 

@@ -10,6 +10,9 @@ What is counted:
 
 - ``cell_writes``: programming events by level transition (a matrix); SET and RESET pulses are derived from it at
   pricing time (``device.energy_scaling`` decides how many pulses a transition takes);
+- ``cell_reads``: cell reads in crossbar MVMs by the level the cell holds (a cell on a row the input leaves at zero
+  is not read); their energy is priced per level at pricing time (a level conducts between the on-level and
+  ``1 / on_off_ratio`` of it);
 - ``counts``: scalar events (:data:`COUNTS`);
 - ``steps``: serial steps on the critical path that add up plainly (:data:`SERIAL_STEPS`);
 - ``write_groups``: for each kind of write-circuit operation (SET, RESET, verify read), how many program calls
@@ -18,9 +21,12 @@ What is counted:
 - ``stages`` and ``pipelines``: the per-sample serial steps of each pipeline stage (one per analog layer, from the
   mapping) and how many batches of how many samples streamed through which stages. A batch of B samples takes the
   sum of its stages' times plus (B - 1) times its slowest stage's time; which stage is slowest depends on the
-  latencies, so it too is decided at pricing time.
+  latencies, so it too is decided at pricing time;
+- ``static``: what leaks while time passes (cores in use, bytes of trainer state); leakage energy is its static
+  power times the simulated time, worked out at pricing time.
 
-Power is energy over the simulated time.
+The prices themselves are the profile's :class:`~neurosim.profiles.costs.Costs` (derived from component attributes
+or pinned). Power is energy over the simulated time.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import numpy as np
 from .errors import LedgerError
 from .profiles import Profile
 
-SCHEMA = "neurosim.ledger/2"
+SCHEMA = "neurosim.ledger/3"
 MAX_LEVELS = 256  # the profile schema's bound on levels per cell
 FLOAT_BYTES = 4  # auxiliary memory holds float32 values
 MAX_COUNT = 2 ** 63 - 1  # counts beyond int64 are a bug upstream, not a workload
@@ -44,14 +50,23 @@ MAX_COUNT = 2 ** 63 - 1  # counts beyond int64 are a bug upstream, not a workloa
 #: scalar event counts and what each one is
 COUNTS: dict[str, str] = {
     "write_verify_reads": "cell reads done by read-before-write (write policy skip_unchanged)",
-    "cell_reads": "cell reads in crossbar MVMs (one per cell per activated read)",
-    "dac_conversions": "input DAC conversions",
+    "dac_conversions": "input DAC conversions (driven rows; a zero input drives nothing)",
+    "wordline_activations": "word lines charged (one per driven row per tile)",
+    "bitline_reads": "bit lines read (one per used column per tile per crossbar read)",
+    "sample_holds": "column outputs sampled for conversion",
     "adc_conversions": "output ADC conversions",
     "noc_flit_hops": "flits moved one hop on the network-on-chip",
-    "neuron_updates": "neuron accumulate/activate updates",
+    "neuron_updates": "neuron accumulate/activate updates (and shift-adds of converted columns)",
+    "buffer_bytes_read": "bytes read from the cores' activation buffers",
+    "buffer_bytes_written": "bytes written to the cores' activation buffers",
     "aux_bytes_read": "bytes read from auxiliary (SRAM) memory",
     "aux_bytes_written": "bytes written to auxiliary (SRAM) memory",
+    "macs": "multiply-accumulates the network asked for (work done, not priced: TOPS = 2 x macs / time)",
 }
+#: counts that measure work rather than events with a price
+UNPRICED_COUNTS: tuple[str, ...] = ("macs",)
+#: what leaks over time, and what it is counted in
+STATIC_UNITS: dict[str, str] = {"cores": "cores in use", "aux_bytes": "bytes of trainer state held in aux memory"}
 
 #: serial steps (critical-path events), each priced by one latency of :data:`LATENCY_TABLE`
 SERIAL_STEPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify", "crossbar_read", "dac", "adc",
@@ -60,7 +75,8 @@ SERIAL_STEPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify", "cr
 #: write-circuit operations counted as groups of cells per program call (steps = ceil(cells / parallel_cells))
 WRITE_GROUPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify")
 
-ENERGY_CATEGORIES: tuple[str, ...] = ("write", "write_verify", "read", "dac", "adc", "noc", "neuron", "aux_memory")
+ENERGY_CATEGORIES: tuple[str, ...] = ("write", "write_verify", "read", "wire", "dac", "adc", "sample_hold", "noc",
+                                     "neuron", "buffer", "aux_memory", "leakage")
 
 
 @dataclass(frozen=True)
@@ -72,32 +88,41 @@ class EnergyRule:
     category: str
 
 
-#: every count and the profile field (SI attribute path) that prices it. ``set_pulses`` and ``reset_pulses`` are
-#: derived from the transition matrix at pricing time (see :func:`write_pulses`).
+#: every count and the cost (SI, from the profile's ``costs``: derived or pinned) that prices it. ``set_pulses``,
+#: ``reset_pulses`` and ``read_on_equivalents`` are derived from the transition matrix and the reads by level at
+#: pricing time (see :func:`derived_counts`). Leakage is priced apart: static power x simulated time.
 ENERGY_TABLE: tuple[EnergyRule, ...] = (
-    EnergyRule("set_pulses", "device.set_energy_j", "write"),
-    EnergyRule("reset_pulses", "device.reset_energy_j", "write"),
-    EnergyRule("write_verify_reads", "device.read_energy_j", "write_verify"),
-    EnergyRule("cell_reads", "device.read_energy_j", "read"),
-    EnergyRule("dac_conversions", "periphery.dac_energy_j", "dac"),
-    EnergyRule("adc_conversions", "periphery.adc_energy_j", "adc"),
-    EnergyRule("noc_flit_hops", "chip.noc_energy_per_flit_hop_j", "noc"),
-    EnergyRule("neuron_updates", "core.neuron_update_energy_j", "neuron"),
-    EnergyRule("aux_bytes_read", "aux_memory.read_energy_per_byte_j", "aux_memory"),
-    EnergyRule("aux_bytes_written", "aux_memory.write_energy_per_byte_j", "aux_memory"),
+    EnergyRule("set_pulses", "costs.set_energy_j", "write"),
+    EnergyRule("reset_pulses", "costs.reset_energy_j", "write"),
+    EnergyRule("write_verify_reads", "costs.read_energy_j", "write_verify"),
+    EnergyRule("read_on_equivalents", "costs.read_energy_j", "read"),
+    EnergyRule("wordline_activations", "costs.wordline_energy_j", "wire"),
+    EnergyRule("bitline_reads", "costs.bitline_energy_j", "wire"),
+    EnergyRule("dac_conversions", "costs.dac_energy_j", "dac"),
+    EnergyRule("adc_conversions", "costs.adc_energy_j", "adc"),
+    EnergyRule("sample_holds", "costs.sample_hold_energy_j", "sample_hold"),
+    EnergyRule("noc_flit_hops", "costs.noc_energy_per_flit_hop_j", "noc"),
+    EnergyRule("neuron_updates", "costs.neuron_update_energy_j", "neuron"),
+    EnergyRule("buffer_bytes_read", "costs.buffer_read_energy_per_byte_j", "buffer"),
+    EnergyRule("buffer_bytes_written", "costs.buffer_write_energy_per_byte_j", "buffer"),
+    EnergyRule("aux_bytes_read", "costs.aux_read_energy_per_byte_j", "aux_memory"),
+    EnergyRule("aux_bytes_written", "costs.aux_write_energy_per_byte_j", "aux_memory"),
 )
 
-#: every serial step kind and the profile field (seconds) one step takes
+#: static power per unit of :data:`STATIC_UNITS`
+STATIC_TABLE: dict[str, str] = {"cores": "costs.core_leakage_w", "aux_bytes": "costs.aux_leakage_w_per_byte"}
+
+#: every serial step kind and the cost (seconds) one step takes
 LATENCY_TABLE: dict[str, str] = {
-    "write_set": "device.set_latency_s",
-    "write_reset": "device.reset_latency_s",
-    "write_verify": "device.read_latency_s",
-    "crossbar_read": "device.read_latency_s",
-    "dac": "periphery.dac_latency_s",
-    "adc": "periphery.adc_latency_s",
-    "noc_hop": "chip.noc_latency_per_flit_hop_s",
-    "neuron": "core.neuron_update_latency_s",
-    "clock": "chip.clock_period_s",
+    "write_set": "costs.set_latency_s",
+    "write_reset": "costs.reset_latency_s",
+    "write_verify": "costs.read_latency_s",
+    "crossbar_read": "costs.read_latency_s",
+    "dac": "costs.dac_latency_s",
+    "adc": "costs.adc_latency_s",
+    "noc_hop": "costs.noc_latency_per_flit_hop_s",
+    "neuron": "costs.neuron_update_latency_s",
+    "clock": "costs.clock_period_s",
 }
 
 #: the profile field that sets how many cells one write group step handles
@@ -122,6 +147,8 @@ class Ledger:
     ----------
     cell_writes : ndarray of int64, shape (levels, levels)
         Programming events by transition, ``cell_writes[a, b]`` from level ``a`` to level ``b``.
+    cell_reads : ndarray of int64, shape (levels,)
+        Cell reads in crossbar MVMs by the level the cell holds.
     counts : dict of str to int
         The scalar counts listed in :data:`COUNTS`.
     steps : dict of str to int
@@ -132,6 +159,8 @@ class Ledger:
         Pipeline stage name -> serial steps one sample takes in it, by kind.
     pipelines : dict of tuple of str to (int, int)
         The stages a batch streamed through -> (batches, samples).
+    static : dict of str to int
+        What leaks while time passes (:data:`STATIC_UNITS`), declared by the chip and the training session.
     """
 
     def __init__(self, levels: int):
@@ -139,11 +168,13 @@ class Ledger:
             raise LedgerError(f"levels must be an integer in [2, {MAX_LEVELS}] (got {levels!r})")
         self.levels = int(levels)
         self.cell_writes = np.zeros((self.levels, self.levels), dtype=np.int64)
+        self.cell_reads = np.zeros(self.levels, dtype=np.int64)
         self.counts: dict[str, int] = dict.fromkeys(COUNTS, 0)
         self.steps: dict[str, int] = dict.fromkeys(SERIAL_STEPS, 0)
         self.write_groups: dict[str, dict[int, int]] = {k: {} for k in WRITE_GROUPS}
         self.stages: dict[str, dict[str, int]] = {}
         self.pipelines: dict[tuple[str, ...], tuple[int, int]] = {}
+        self.static: dict[str, int] = {}
 
     # ------------------------------------------------------------------------------------------------ counting
     def add(self, **counts: int) -> None:
@@ -167,6 +198,25 @@ class Ledger:
             raise LedgerError(f"transitions must be a {self.levels}x{self.levels} matrix of non-negative integers "
                               f"(got shape {arr.shape}, dtype {arr.dtype})")
         self.cell_writes += arr
+
+    def add_cell_reads(self, by_level: np.ndarray) -> None:
+        """Add crossbar cell reads by the level each read cell holds (a vector of ``levels`` counts)."""
+        arr = np.asarray(by_level)
+        if arr.shape != self.cell_reads.shape or arr.dtype.kind not in "iu" or (arr.size and arr.min() < 0):
+            raise LedgerError(f"cell reads must be {self.levels} non-negative integer counts, one per level "
+                              f"(got shape {arr.shape}, dtype {arr.dtype})")
+        self.cell_reads += arr
+
+    def declare_static(self, **units: int) -> None:
+        """Declare what leaks while time passes, e.g. ``declare_static(cores=4)`` (replaces an earlier value)."""
+        for key, n in units.items():
+            if key not in STATIC_UNITS:
+                raise LedgerError(f"unknown static unit {key!r}; units are: {', '.join(STATIC_UNITS)}")
+            n = _non_negative(key, n)
+            if n:
+                self.static[key] = n
+            else:
+                self.static.pop(key, None)
 
     def add_write_groups(self, **cells: int) -> None:
         """Count one program call's write-circuit work, e.g. ``add_write_groups(write_set=70, write_verify=300)``:
@@ -212,6 +262,11 @@ class Ledger:
         """Total programming events (every transition)."""
         return int(self.cell_writes.sum())
 
+    @property
+    def reads_total(self) -> int:
+        """Total crossbar cell reads (every level)."""
+        return int(self.cell_reads.sum())
+
     # ------------------------------------------------------------------------------------------ derived counts
     def serial_steps(self, profile: Profile) -> dict[str, int]:
         """Serial steps by kind under ``profile``: the plain steps, the write groups divided into
@@ -233,9 +288,10 @@ class Ledger:
         return out
 
     def without_writes(self) -> Ledger:
-        """A copy with every write event removed (transitions, verify reads, write groups): what inference
-        reports price."""
+        """A copy with every write event removed (transitions, verify reads, write groups) and no trainer state
+        leaking: what inference reports price."""
         out = self.copy()
+        out.static.pop("aux_bytes", None)
         out.cell_writes[:] = 0
         out.counts["write_verify_reads"] = 0
         for kind in WRITE_GROUPS:
@@ -248,17 +304,20 @@ class Ledger:
         """An independent copy (a snapshot)."""
         out = Ledger(self.levels)
         out.cell_writes[:] = self.cell_writes
+        out.cell_reads[:] = self.cell_reads
         out.counts.update(self.counts)
         out.steps.update(self.steps)
         out.write_groups = {k: dict(v) for k, v in self.write_groups.items()}
         out.stages = {k: dict(v) for k, v in self.stages.items()}
         out.pipelines = dict(self.pipelines)
+        out.static = dict(self.static)
         return out
 
     def merge(self, other: Ledger) -> None:
         """Add ``other``'s counts to this ledger in place (events an executor or a trainer caused)."""
         self._check_compatible(other, "add")
         self.cell_writes += other.cell_writes
+        self.cell_reads += other.cell_reads
         for k, n in other.counts.items():
             self.counts[k] += n
         for k, n in other.steps.items():
@@ -271,6 +330,7 @@ class Ledger:
         for stages, (batches, samples) in other.pipelines.items():
             old_b, old_s = self.pipelines.get(stages, (0, 0))
             self.pipelines[stages] = (old_b + batches, old_s + samples)
+        self.static.update(other.static)  # declarations, not counts: the latest holds
 
     def __add__(self, other: Ledger) -> Ledger:
         out = self.copy()
@@ -282,6 +342,7 @@ class Ledger:
         self._check_compatible(earlier, "subtract")
         out = self.copy()
         out.cell_writes -= earlier.cell_writes
+        out.cell_reads -= earlier.cell_reads
         for k in out.counts:
             out.counts[k] -= earlier.counts[k]
         for k in out.steps:
@@ -298,7 +359,8 @@ class Ledger:
                 out.pipelines.pop(stages, None)
             else:
                 out.pipelines[stages] = (b - batches, s - samples)
-        if (out.cell_writes.min(initial=0) < 0 or min(out.counts.values()) < 0 or min(out.steps.values()) < 0
+        if (out.cell_writes.min(initial=0) < 0 or out.cell_reads.min(initial=0) < 0 or min(out.counts.values()) < 0
+                or min(out.steps.values()) < 0
                 or any(c < 0 for g in out.write_groups.values() for c in g.values())
                 or any(b < 0 or s < 0 for b, s in out.pipelines.values())):
             raise LedgerError("can only subtract an earlier snapshot of the same ledger (a count would be negative)")
@@ -311,6 +373,7 @@ class Ledger:
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Ledger) and other.levels == self.levels
                 and np.array_equal(other.cell_writes, self.cell_writes)
+                and np.array_equal(other.cell_reads, self.cell_reads) and other.static == self.static
                 and other.counts == self.counts and other.steps == self.steps
                 and other.write_groups == self.write_groups and other.stages == self.stages
                 and other.pipelines == self.pipelines)
@@ -319,10 +382,11 @@ class Ledger:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (integers only; histogram keys as decimal strings, pipeline stages joined by '+')."""
         return {"schema": SCHEMA, "levels": self.levels, "cell_writes": self.cell_writes.tolist(),
-                "counts": dict(self.counts), "steps": dict(self.steps),
+                "cell_reads": self.cell_reads.tolist(), "counts": dict(self.counts), "steps": dict(self.steps),
                 "write_groups": {k: {str(c): n for c, n in sorted(g.items())} for k, g in self.write_groups.items()},
                 "stages": {k: dict(v) for k, v in self.stages.items()},
-                "pipelines": {"+".join(k): [b, s] for k, (b, s) in self.pipelines.items()}}
+                "pipelines": {"+".join(k): [b, s] for k, (b, s) in self.pipelines.items()},
+                "static": dict(self.static)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())
@@ -348,7 +412,17 @@ class Ledger:
             raise LedgerError(f"{source}: key 'cell_writes' must be a {levels}x{levels} matrix of non-negative "
                               f"integers (got {str(matrix)[:60]})")
         out.cell_writes[:] = arr
-        for section, names in (("counts", COUNTS), ("steps", SERIAL_STEPS)):
+        reads = data.get("cell_reads")
+        try:
+            arr = np.asarray(reads)
+            ok = arr.shape == (levels,) and arr.dtype.kind in "iu" and (arr >= 0).all()
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
+            raise LedgerError(f"{source}: key 'cell_reads' must be {levels} non-negative integers, one per level "
+                              f"(got {str(reads)[:60]})")
+        out.cell_reads[:] = arr
+        for section, names in (("counts", COUNTS), ("steps", SERIAL_STEPS), ("static", STATIC_UNITS)):
             given = _object(data, section, source)
             for key, n in given.items():
                 if key not in names:
@@ -491,6 +565,29 @@ def write_pulses(cell_writes: np.ndarray, energy_scaling: str) -> dict[str, int]
     return {"set_pulses": int(weighted[up].sum()), "reset_pulses": int(weighted[~up].sum())}
 
 
+def read_on_equivalents(cell_reads: np.ndarray, off_fraction: float) -> float:
+    """Cell reads by level in units of one read at the highest level: level l of L conducts
+    ``off + (1 - off) l / (L - 1)`` of the highest level's conductance (``off = 1 / on_off_ratio``)."""
+    levels = cell_reads.shape[0]
+    weight = off_fraction + (1.0 - off_fraction) * np.arange(levels) / (levels - 1)
+    return float(np.dot(cell_reads.astype(np.float64), weight))
+
+
+def derived_counts(ledger: Ledger, profile: Profile) -> dict[str, float]:
+    """The counts the price table reads: the ledger's scalar counts plus those derived at pricing time from its
+    transition matrix (SET and RESET pulses, per ``device.energy_scaling``) and its reads by level (in on-level
+    read equivalents, per ``device.on_off_ratio``)."""
+    counts: dict[str, float] = dict(ledger.counts)
+    counts.update(write_pulses(ledger.cell_writes, profile.device.energy_scaling))
+    counts["read_on_equivalents"] = read_on_equivalents(ledger.cell_reads, profile.costs.read_off_fraction)
+    return counts
+
+
+def static_power(ledger: Ledger, profile: Profile) -> float:
+    """Watts leaking while the counted work runs (:data:`STATIC_TABLE` x the ledger's static units)."""
+    return math.fsum(n * float(profile_value(profile, STATIC_TABLE[unit])) for unit, n in ledger.static.items())
+
+
 def stage_times(ledger: Ledger, profile: Profile) -> dict[str, float]:
     """Seconds one sample spends in each declared pipeline stage under ``profile``."""
     latency = latencies(profile)
@@ -498,21 +595,22 @@ def stage_times(ledger: Ledger, profile: Profile) -> dict[str, float]:
 
 
 def price(ledger: Ledger, profile: Profile) -> EnergyReport:
-    """Turn event counts into energy and time under ``profile``: one generic pass over :data:`ENERGY_TABLE` and
-    :data:`LATENCY_TABLE`.
+    """Turn event counts into energy and time under ``profile``: one generic pass over :data:`ENERGY_TABLE`,
+    :data:`LATENCY_TABLE` and :data:`STATIC_TABLE`, reading the profile's costs (derived or pinned).
 
     Parameters
     ----------
     ledger : Ledger
         The counts (from this run, or loaded from another run's JSON).
     profile : Profile
-        Prices and latencies. Its cells must have the ledger's number of levels, since write energy is priced per
-        level transition.
+        Prices and latencies. Its cells must have the ledger's number of levels, since writes and reads are priced
+        per level.
 
     Returns
     -------
     EnergyReport
-        Energy by category: the sum of count x price over the table's rows of that category.
+        Energy by category: the sum of count x price over the table's rows of that category, and leakage (static
+        power x the simulated time).
 
     Raises
     ------
@@ -522,8 +620,7 @@ def price(ledger: Ledger, profile: Profile) -> EnergyReport:
     if profile.device.levels != ledger.levels:
         raise LedgerError(f"cannot price writes counted on {ledger.levels}-level cells with profile "
                           f"{profile.name!r}, whose cells have {profile.device.levels} levels (device.levels)")
-    counts: dict[str, int] = dict(ledger.counts)
-    counts.update(write_pulses(ledger.cell_writes, profile.device.energy_scaling))
+    counts = derived_counts(ledger, profile)
     energy = dict.fromkeys(ENERGY_CATEGORIES, 0.0)
     for rule in ENERGY_TABLE:
         n = counts[rule.count]
@@ -532,4 +629,5 @@ def price(ledger: Ledger, profile: Profile) -> EnergyReport:
     latency = latencies(profile)
     steps = ledger.serial_steps(profile)
     time = {k: steps[k] * latency[k] for k in SERIAL_STEPS}
+    energy["leakage"] = static_power(ledger, profile) * math.fsum(time.values())
     return EnergyReport(profile=profile.name, energy_j=energy, time_s=time)

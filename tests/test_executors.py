@@ -78,7 +78,7 @@ def test_an_executor_defined_in_one_file_runs_on_the_chip(registered, digits):
     assert report.energy_per_inference_j["neuron"] == pytest.approx(macs * chip.profile.core.neuron_update_energy_j)
     assert report.energy_per_inference_j["read"] == 0.0  # no crossbar was read
     assert report.latency_s == pytest.approx(sum(lt.fan_out for lt in chip.mapping.tilings)
-                                             * chip.profile.core.neuron_update_latency_s)
+                                             * chip.profile.costs.neuron_update_latency_s)
     # it cannot count a backward pass, and says so by name
     with pytest.raises(ExecutorError, match=registered):
         chip.count_backward(10, above=0)

@@ -125,15 +125,17 @@ def test_counts_do_not_depend_on_prices():
 
 def test_price_table_covers_every_count_and_step():
     counts = {rule.count for rule in ENERGY_TABLE}
-    assert set(neurosim.ledger.COUNTS) <= counts and {"set_pulses", "reset_pulses"} <= counts
+    priced = set(neurosim.ledger.COUNTS) - set(neurosim.ledger.UNPRICED_COUNTS)
+    assert priced <= counts and {"set_pulses", "reset_pulses", "read_on_equivalents"} <= counts
     assert set(LATENCY_TABLE) == set(SERIAL_STEPS)
     profile = neurosim.load_profile("pcm")
-    for rule in ENERGY_TABLE:  # every row names a real profile value, in joules
+    for rule in ENERGY_TABLE:  # every row names one of the profile's costs, in joules
         section, attribute = rule.field.split(".")
-        assert attribute.endswith("_j") and getattr(getattr(profile, section), attribute) >= 0
+        assert section == "costs" and attribute.endswith("_j") and getattr(profile.costs, attribute) >= 0
     for path in LATENCY_TABLE.values():
         section, attribute = path.split(".")
-        assert attribute.endswith("_s") and math.isfinite(getattr(getattr(profile, section), attribute))
+        assert section == "costs" and attribute.endswith("_s")
+        assert math.isfinite(getattr(profile.costs, attribute))
 
 
 @pytest.mark.parametrize("name", neurosim.list_profiles())

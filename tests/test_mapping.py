@@ -358,7 +358,7 @@ def test_small_model_on_one_core_has_only_port_traffic():
     kinds = collections.Counter(t.kind for t in mapping.placement.transfers)
     assert kinds == {"activations": 1, "outputs": 1}
     acts = [t for t in mapping.placement.transfers if t.kind == "activations"][0]
-    # 16 inputs at min(dac_bits, 16) = 16 bits in 64-bit flits
-    assert (acts.src, acts.dst, acts.flits) == (PORT, 0, 16 * 16 // 64)
+    # 16 inputs at input_bits = 8 bits in 64-bit flits
+    assert (acts.src, acts.dst, acts.flits) == (PORT, 0, 16 * 8 // 64)
     # core 0 sits on the port's router: no hops at all
     assert mapping.placement.flit_hops == 0

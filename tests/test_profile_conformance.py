@@ -20,28 +20,34 @@ from neurosim.profiles import profile_from_dict
 PROFILES = neurosim.list_profiles()
 REL = 1e-12
 
-# Each energy category: the counts it prices and the profile field (section, SI attribute) of each price.
+# Each energy category: the counts it prices and the cost (an attribute of profile.costs) of each. "write" (pulses
+# from the transition matrix), "read" (reads by level) and "leakage" (static power x time) are checked apart.
 ENERGY_TERMS = {
-    "write_verify": [("write_verify_reads", "device", "read_energy_j")],
-    "read": [("cell_reads", "device", "read_energy_j")],
-    "dac": [("dac_conversions", "periphery", "dac_energy_j")],
-    "adc": [("adc_conversions", "periphery", "adc_energy_j")],
-    "noc": [("noc_flit_hops", "chip", "noc_energy_per_flit_hop_j")],
-    "neuron": [("neuron_updates", "core", "neuron_update_energy_j")],
-    "aux_memory": [("aux_bytes_read", "aux_memory", "read_energy_per_byte_j"),
-                   ("aux_bytes_written", "aux_memory", "write_energy_per_byte_j")],
+    "write_verify": [("write_verify_reads", "read_energy_j")],
+    "wire": [("wordline_activations", "wordline_energy_j"), ("bitline_reads", "bitline_energy_j")],
+    "dac": [("dac_conversions", "dac_energy_j")],
+    "adc": [("adc_conversions", "adc_energy_j")],
+    "sample_hold": [("sample_holds", "sample_hold_energy_j")],
+    "noc": [("noc_flit_hops", "noc_energy_per_flit_hop_j")],
+    "neuron": [("neuron_updates", "neuron_update_energy_j")],
+    "buffer": [("buffer_bytes_read", "buffer_read_energy_per_byte_j"),
+               ("buffer_bytes_written", "buffer_write_energy_per_byte_j")],
+    "aux_memory": [("aux_bytes_read", "aux_read_energy_per_byte_j"),
+                   ("aux_bytes_written", "aux_write_energy_per_byte_j")],
 }
-# Each serial step: the profile latency (section, SI attribute) it is priced by.
+UNPRICED = ("macs",)
+# Each serial step: the cost (an attribute of profile.costs) it is priced by.
 STEP_LATENCY = {
-    "write_set": ("device", "set_latency_s"),
-    "write_reset": ("device", "reset_latency_s"),
-    "write_verify": ("device", "read_latency_s"),
-    "crossbar_read": ("device", "read_latency_s"),
-    "dac": ("periphery", "dac_latency_s"),
-    "adc": ("periphery", "adc_latency_s"),
-    "noc_hop": ("chip", "noc_latency_per_flit_hop_s"),
-    "neuron": ("core", "neuron_update_latency_s"),
+    "write_set": "set_latency_s",
+    "write_reset": "reset_latency_s",
+    "write_verify": "read_latency_s",
+    "crossbar_read": "read_latency_s",
+    "dac": "dac_latency_s",
+    "adc": "adc_latency_s",
+    "noc_hop": "noc_latency_per_flit_hop_s",
+    "neuron": "neuron_update_latency_s",
 }
+STATIC = {"cores": 3, "aux_bytes": 5000}
 
 
 def fixed_counts() -> dict[str, int]:
@@ -58,11 +64,17 @@ def fixed_transitions(levels: int) -> np.ndarray:
     return (1 + 3 * a + 5 * b + 11 * (a == b)).astype(np.int64)
 
 
+def fixed_reads(levels: int) -> np.ndarray:
+    return (100 + 37 * np.arange(levels)).astype(np.int64)
+
+
 def fixed_ledger(levels: int) -> Ledger:
     ledger = Ledger(levels)
     ledger.add_transitions(fixed_transitions(levels))
+    ledger.add_cell_reads(fixed_reads(levels))
     ledger.add(**fixed_counts())
     ledger.add_steps(**fixed_steps())
+    ledger.declare_static(**STATIC)
     return ledger
 
 
@@ -80,8 +92,8 @@ def expected_transition_energy(device) -> np.ndarray:
 
 def test_fixed_event_set_uses_every_count_and_step():
     """The tables above cover the ledger's whole vocabulary, so a new count or step cannot go unpriced here."""
-    assert sorted(k for terms in ENERGY_TERMS.values() for k, _, _ in terms) == sorted(COUNTS)
-    assert set(ENERGY_TERMS) | {"write"} == set(ENERGY_CATEGORIES)
+    assert sorted([k for terms in ENERGY_TERMS.values() for k, _ in terms] + list(UNPRICED)) == sorted(COUNTS)
+    assert set(ENERGY_TERMS) | {"write", "read", "leakage"} == set(ENERGY_CATEGORIES)
     assert set(STEP_LATENCY) | {"clock"} == set(SERIAL_STEPS)
     assert all(n > 0 for n in fixed_counts().values()) and all(n > 0 for n in fixed_steps().values())
 
@@ -115,14 +127,22 @@ def test_prices_fixed_event_set(name):
     write = math.fsum((fixed_transitions(profile.device.levels) * profile.device.transition_energy_matrix()).ravel())
     assert report.energy_j["write"] == pytest.approx(write, rel=REL, abs=0)
     for category, terms in ENERGY_TERMS.items():
-        expected = math.fsum(counts[k] * getattr(getattr(profile, s), attr) for k, s, attr in terms)
+        expected = math.fsum(counts[k] * getattr(profile.costs, attr) for k, attr in terms)
         assert report.energy_j[category] == pytest.approx(expected, rel=REL, abs=0), category
+    # reads by level: level l of L conducts off + (1 - off) l / (L - 1) of the highest level, off = 1 / on_off_ratio
+    levels, off = profile.device.levels, 1.0 / profile.device.on_off_ratio
+    read = math.fsum(n * profile.costs.read_energy_j * (off + (1 - off) * lv / (levels - 1))
+                     for lv, n in enumerate(fixed_reads(levels)))
+    assert report.energy_j["read"] == pytest.approx(read, rel=REL, abs=0)
 
     steps = fixed_steps()
-    for step, (section, attr) in STEP_LATENCY.items():
-        expected = steps[step] * getattr(getattr(profile, section), attr)
+    for step, attr in STEP_LATENCY.items():
+        expected = steps[step] * getattr(profile.costs, attr)
         assert report.time_s[step] == pytest.approx(expected, rel=REL, abs=0), step
     assert report.time_s["clock"] == pytest.approx(steps["clock"] / profile.chip.clock_hz, rel=REL, abs=0)
+    static_w = (STATIC["cores"] * profile.costs.core_leakage_w
+                + STATIC["aux_bytes"] * profile.aux_memory.leakage_w_per_byte)
+    assert report.energy_j["leakage"] == pytest.approx(static_w * report.total_time_s, rel=REL, abs=0)
 
     values = list(report.energy_j.values()) + list(report.time_s.values())
     assert all(math.isfinite(v) and v >= 0 for v in values)

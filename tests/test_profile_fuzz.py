@@ -109,7 +109,9 @@ def mutation(draw, raw: dict):
         key = draw(st.sampled_from(list(fields)))
         f = fields[key]
         if f.metadata["kind"] in ("int", "float"):
-            value = draw(bad_numbers(f, raw[section][key]))
+            value = draw(bad_numbers(f, raw[section].get(key, 1.0)))  # (an unpinned cost has no current value)
+        elif f.metadata["kind"] == "bool":
+            value = draw(any_value.filter(lambda v: not isinstance(v, bool)))
         else:
             value = draw(bad_strings(section, key, f))
         raw[section][key] = value
@@ -179,7 +181,7 @@ def test_schema_bounds_make_negative_and_huge_values_invalid():
                 assert m["hi"] < 1e30 < 1e300, f"{section}.{key}"
                 assert m["lo"] < m["hi"]
             else:
-                assert m["kind"] in ("choice", "str")
+                assert m["kind"] in ("choice", "str", "bool")
     assert numeric >= 30
 
 
@@ -197,7 +199,7 @@ def test_every_numeric_field_rejects_every_bad_value(name):
         for key, f in section_fields(section).items():
             if f.metadata["kind"] not in ("int", "float"):
                 continue
-            current = base[section][key]
+            current = base[section].get(key, 1.0)  # (an unpinned cost has no current value)
             cases = FIXED_BAD + [("negative", -abs(current) - 1)]
             if f.metadata["kind"] == "int":
                 cases.append(("float for int", float(current)))

@@ -21,7 +21,9 @@ EXPECTED_SHIPPED = {"fefet", "ideal", "pcm", "rram_hfo2", "sram", "stt_mram", "t
 
 # File unit suffix -> (SI attribute suffix, factor), written out here independently of neurosim.profiles.schema.
 FILE_UNITS = {"_pj": ("_j", 1e-12), "_fj": ("_j", 1e-15), "_ns": ("_s", 1e-9), "_mhz": ("_hz", 1e6),
-              "_kib": ("_bytes", 1024.0)}
+              "_kib": ("_bytes", 1024.0), "_us": ("_siemens", 1e-6), "_nm": ("_m", 1e-9), "_um2": ("_m2", 1e-12),
+              "_uw": ("_w", 1e-6), "_ff_per_um": ("_f_per_m", 1e-9),
+              "_nw_per_kib": ("_w_per_byte", 1e-9 / 1024), "_um2_per_kib": ("_m2_per_byte", 1e-12 / 1024)}
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -100,11 +102,13 @@ def test_every_field_is_converted_to_si_exactly_once(name):
         spec = getattr(profile, section)
         for key, value in table.items():
             attr, factor = key, 1.0
-            for suffix, (si_suffix, f) in FILE_UNITS.items():
-                if key.endswith(suffix):
-                    attr, factor = key[: -len(suffix)] + si_suffix, f
+            matches = [suffix for suffix in FILE_UNITS if key.endswith(suffix)]
+            if matches:  # the longest unit suffix ("_um2_per_kib" before "_kib")
+                suffix = max(matches, key=len)
+                si_suffix, factor = FILE_UNITS[suffix]
+                attr = key[: -len(suffix)] + si_suffix
             got = getattr(spec, attr)
-            if isinstance(value, str):
+            if isinstance(value, (str, bool)):
                 assert got == value
             elif isinstance(value, int) and factor == 1.0 and not isinstance(got, float):
                 assert type(got) is int and got == value
@@ -112,18 +116,27 @@ def test_every_field_is_converted_to_si_exactly_once(name):
                 assert isinstance(got, float)
                 assert got == float(value) * factor, f"{section}.{key}"
             checked += 1
-    assert checked == sum(len(dataclasses.fields(getattr(profile, s))) for s in raw if isinstance(raw[s], dict))
+    # every key of the file was checked; the keys it leaves out are exactly the unpinned costs
+    assert checked == sum(len(raw[s]) for s in raw if isinstance(raw[s], dict))
+    for s in raw:
+        if isinstance(raw[s], dict):
+            for f in dataclasses.fields(getattr(profile, s)):
+                if getattr(getattr(profile, s), f.name) is None:
+                    assert f.metadata["pin"], f"{s}.{f.name}"
 
 
 def test_rram_units_are_si():
     p = neurosim.load_profile("rram_hfo2")
     assert p.device.set_energy_j == 0.6e-12
-    assert p.device.read_energy_j == 0.01e-12
+    assert p.device.read_energy_j is None  # not pinned: derived
+    assert p.costs.read_energy_j == pytest.approx(0.01e-12, rel=1e-4)  # V^2 G t = 0.31623^2 x 10 uS x 10 ns
+    assert p.device.on_conductance_siemens == pytest.approx(10e-6, rel=1e-15) and p.device.read_voltage_v == 0.31623
     assert p.device.read_latency_s == 10e-9
     assert p.device.drift_t0_s == 1.0
     assert p.chip.clock_hz == 500e6
     assert p.aux_memory.capacity_bytes == 256 * 1024
-    assert p.periphery.adc_energy_j == pytest.approx(0.078e-12, rel=1e-15)
+    assert p.costs.adc_energy_j == pytest.approx(0.078e-12, rel=1e-12)
+    assert p.crossbar.wire_segment_ohm == 1.0 and p.chip.feature_size_m == pytest.approx(22e-9, rel=1e-15)
     assert p.crossbar.rows == 128 and isinstance(p.crossbar.rows, int)
     # the file units are kept in to_dict and to_toml: no second conversion on a round trip
     assert p.to_dict()["device"]["set_energy_pj"] == 0.6
@@ -536,14 +549,13 @@ def test_profile_from_dict_rejects_non_mapping():
     assert info.value.file == "src" and "not list" in str(info.value)
 
 
-def test_sar_adc_model_matches_the_cited_figures():
-    from neurosim.profiles import sar_adc
+def test_sar_model_reproduces_the_calibration_of_the_shipped_profile():
+    """rram_hfo2's ADC attributes give the DNN+NeuroSim 22 nm SAR figures it cites: 0.078 pJ and 9 ns at 8 bits."""
+    from neurosim.profiles import components
 
-    e5, t5 = sar_adc(5)
-    e8, t8 = sar_adc(8)
-    assert t5 == 6.0 and t8 == 9.0
-    assert e5 == pytest.approx(0.042, abs=5e-4)  # "~40 fJ per conversion" at 5 bits
-    assert e8 == pytest.approx(neurosim.load_profile("rram_hfo2").periphery.adc_energy_j * 1e12, rel=0.01)
-    assert all(sar_adc(b)[0] < sar_adc(b + 1)[0] for b in range(1, 16))
-    with pytest.raises(neurosim.ProfileError, match=r"\[1, 32\]"):
-        sar_adc(0)
+    p = neurosim.load_profile("rram_hfo2").periphery
+    assert components.adc_energy("sar", 8, p.adc_energy_per_step_j) == pytest.approx(0.078e-12, rel=1e-9)
+    assert components.adc_latency("sar", 8, p.adc_clock_hz) == pytest.approx(9e-9, rel=1e-12)
+    assert all(components.adc_energy("sar", b, 1.0) < components.adc_energy("sar", b + 1, 1.0) for b in range(1, 16))
+
+

@@ -39,11 +39,15 @@ def price_only_whatif(profile: neurosim.Profile, factor: float = 3.0) -> neurosi
         if role == "structure" or "." not in path:
             continue
         section, key = path.split(".")
+        if key not in raw[section]:
+            continue  # an unpinned cost (pinning is tested on its own below)
         value, rule = raw[section][key], section_fields(section)[key].metadata["rule"]
         if rule.kind == "choice":
             changes[path] = next(c for c in rule.choices if c != value)
         elif rule.kind == "int":
             changes[path] = min(int(rule.hi), value + 3)
+        elif rule.kind == "bool":
+            changes[path] = not value
         else:
             new = value * factor if value else 0.5
             changes[path] = float(min(max(new, rule.lo if not rule.lo_open else new), rule.hi))
@@ -160,11 +164,11 @@ def test_random_price_whatifs_reprice_inference_exactly(digits, factors, paralle
     profile = neurosim.load_profile("rram_hfo2")
     raw = profile.to_dict()
     whatif = profile.replace({
-        "device.read_energy_pj": raw["device"]["read_energy_pj"] * factors[0],
+        "device.read_voltage_v": raw["device"]["read_voltage_v"] * factors[0] ** 0.25,
         "device.read_latency_ns": raw["device"]["read_latency_ns"] * factors[1],
-        "periphery.adc_energy_pj": raw["periphery"]["adc_energy_pj"] * factors[2],
-        "periphery.adc_latency_ns": raw["periphery"]["adc_latency_ns"] * factors[3],
-        "core.neuron_update_latency_ns": raw["core"]["neuron_update_latency_ns"] * factors[4],
+        "periphery.adc_energy_per_step_fj": raw["periphery"]["adc_energy_per_step_fj"] * factors[2],
+        "periphery.adc_clock_mhz": raw["periphery"]["adc_clock_mhz"] * factors[3],
+        "chip.clock_mhz": raw["chip"]["clock_mhz"] * factors[4],
         "chip.noc_latency_per_flit_hop_ns": raw["chip"]["noc_latency_per_flit_hop_ns"] * factors[5],
         "write_policy.parallel_cells": parallel})
     model = neurosim.load_model("digits_mlp")
@@ -182,3 +186,19 @@ def test_random_price_whatifs_reprice_inference_exactly(digits, factors, paralle
     a, b = (c.ledger for c in reports)
     assert a == b
     assert neurosim.price(a, whatif) == neurosim.price(b, whatif)
+
+
+@pytest.mark.parametrize("pins", [{"device.read_energy_pj": 0.5}, {"periphery.adc_energy_pj": 2.0,
+                                                                    "periphery.adc_latency_ns": 50.0},
+                                  {"chip.noc_energy_per_flit_hop_pj": 9.0, "aux_memory.read_energy_per_byte_pj": 3.0}])
+def test_pinning_a_cost_reprices_exactly(digits, pins):
+    profile = neurosim.load_profile("rram_hfo2")
+    pinned = profile.replace(pins)
+    cost_of = {"device.read_energy_pj": "read_energy_j", "periphery.adc_energy_pj": "adc_energy_j",
+               "periphery.adc_latency_ns": "adc_latency_s",
+               "chip.noc_energy_per_flit_hop_pj": "noc_energy_per_flit_hop_j",
+               "aux_memory.read_energy_per_byte_pj": "aux_read_energy_per_byte_j"}
+    for key in pins:
+        attr = cost_of[key]
+        assert pinned.costs.provenance[attr] == "pinned" and profile.costs.provenance[attr].startswith("derived")
+    _assert_same_record(_train(profile, digits).reprice(pinned), _train(pinned, digits))

@@ -76,15 +76,17 @@ class Chip:
         self.profile = load_profile(profile)
         self.model = load_model(model)
         self.mapping: Mapping = map_model(self.model, self.profile, placement)
-        self.executor: Executor = make_executor(executor, self.mapping)
+        self.executor: Executor = make_executor(executor, self.mapping, seed=seed)
         self.ledger = Ledger(self.profile.device.levels)
         self.ledger.declare_stages(self.executor.stages())
+        self.ledger.declare_static(cores=self.mapping.placement.n_cores)  # cores in use leak; the others are off
         self.memory = NVMArray(self.mapping.n_cells, self.profile, seed=seed, ledger=self.ledger)
         self.registers = Registers(self.mapping)
         self.held = HeldState(self.memory, self.mapping, self.registers)
         self._encoder = RequestEncoder(self.held)
         self._program_references()
         self.apply(WriteRequest(codes={lt.layer: self.model.layers[lt.layer].codes for lt in self.mapping.tilings}))
+        self.executor.record_reference(self.held)  # what the fresh chip reads (drift compensation's reference)
         self.programming_ledger = self.ledger.copy()  # events of the initial programming
         self.inferences = 0
         if calibration is not None:
@@ -184,6 +186,16 @@ class Chip:
         if x.shape[0] == 0:
             raise ModelError("calibration needs at least one sample")
         self.executor.calibrate(self.held, x)
+
+    def age(self, seconds: float) -> None:
+        """Let ``seconds`` of simulated wall-clock time pass: stored conductances drift as the profile says
+        (``device.drift_nu``, ``drift_t0_s``); nothing is counted (time passing is not an event)."""
+        self.memory.advance(seconds)
+
+    def compensate_drift(self) -> None:
+        """Measure the drift of every layer against the freshly programmed chip and correct for it in the
+        periphery (global drift compensation; the measurement reads are counted)."""
+        self.ledger.merge(self.executor.compensate_drift(self.held))
 
     def _count(self, events: Ledger, batch: int) -> None:
         self.ledger.merge(events)

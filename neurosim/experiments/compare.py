@@ -27,7 +27,7 @@ from ..nn import Model, load_model
 from ..nn.host_training import train_on_host
 from ..nn.spec import architecture_from_spec, is_spec, model_from_spec
 from ..plots.compare import plot_comparison
-from ..profiles import DEFAULT_PROFILE, load_profile
+from ..profiles import DEFAULT_PROFILE, Profile, load_profile
 from ..record import CSV_COLUMNS, RunRecord, format_table, summary_rows
 from ..training import adapt, make_trainer, train
 from ..training.progress import ProgressBar
@@ -38,7 +38,7 @@ class CompareSpec:
     """What to compare (defaults: the main job on the bundled digits data)."""
 
     trainers: list[str]
-    profile: str = DEFAULT_PROFILE
+    profile: str | Profile = DEFAULT_PROFILE
     data: str = "digits"
     model: str = "64-64-10"
     epochs: int = 10

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..nn.model import Model
-from ..profiles import Profile, load_profile
+from ..profiles import Costs, Profile, load_profile
 from .placement import Placement, place
 from .tiling import LayerTiling, tile_model
 
@@ -109,6 +109,14 @@ class MappingReport:
     def cells_allocated(self) -> int:
         return sum(r.cells_allocated for r in self.layers)
 
+    def areas_m2(self, costs: Costs) -> dict[str, Any]:
+        """Silicon area (m^2) under a profile's costs: each layer's tiles, the tiles and the cores in use, the whole
+        chip (every core of the mesh and the aux memory). Area is priced like energy: from the mapping's structure
+        (tiles, cores) and the profile's component areas, when asked."""
+        return {"layers": {r.layer: r.tiles * costs.tile_area_m2 for r in self.layers},
+                "tiles": sum(r.tiles for r in self.layers) * costs.tile_area_m2,
+                "cores_in_use": self.cores_used * costs.core_area_m2, "chip": costs.chip_area_m2}
+
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("model", "profile", "strategy", "cores_used", "cores_available",
                                            "tiles_available", "flit_hops", "flit_hops_alternative", "alternative")}
@@ -124,17 +132,27 @@ class MappingReport:
                                                           "cores_available", "tiles_available", "flit_hops",
                                                           "flit_hops_alternative", "alternative")})
 
-    def format(self) -> str:
+    def format(self, costs: Costs | None = None) -> str:
+        """The mapping as a table; with a profile's ``costs``, the silicon area of each layer and of the chip."""
+        areas = self.areas_m2(costs) if costs is not None else None
+        area_head = f"{'area mm2':>10}" if areas else ""
         lines = [f"model {self.model} on profile {self.profile}: {sum(r.tiles for r in self.layers)} tiles on "
                  f"{self.cores_used} of {self.cores_available} cores (capacity {self.tiles_available} tiles)",
                  f"{'layer':<7}{'kind':<9}{'codes':>11}{'tiles':>7}{'grid':>8}{'cores':>7}{'cells used':>12}"
-                 f"{'util':>7}{'flit-hops':>11}"]
+                 f"{'util':>7}{'flit-hops':>11}{area_head}"]
         for r in self.layers:
+            area = f"{areas['layers'][r.layer] * 1e6:>10.4f}" if areas else ""
             lines.append(f"{r.layer:<7}{r.kind:<9}{r.shape:>11}{r.tiles:>7}{r.grid:>8}{r.cores:>7}"
-                         f"{r.cells_used:>12,}{100 * r.utilisation:>6.1f}%{r.flit_hops:>11,}")
+                         f"{r.cells_used:>12,}{100 * r.utilisation:>6.1f}%{r.flit_hops:>11,}{area}")
         util = self.cells_used / self.cells_allocated if self.cells_allocated else 0.0
+        area = f"{areas['tiles'] * 1e6:>10.4f}" if areas else ""
         lines.append(f"{'total':<7}{'':<9}{'':>11}{sum(r.tiles for r in self.layers):>7}{'':>8}"
-                     f"{self.cores_used:>7}{self.cells_used:>12,}{100 * util:>6.1f}%{self.flit_hops:>11,}")
+                     f"{self.cores_used:>7}{self.cells_used:>12,}{100 * util:>6.1f}%{self.flit_hops:>11,}{area}")
+        if areas:
+            lines.append(f"area: tiles {areas['tiles'] * 1e6:.4f} mm2, cores in use {areas['cores_in_use'] * 1e6:.4f} "
+                         f"mm2 ({self.cores_used} x {costs.core_area_m2 * 1e6:.4f} mm2: tiles, neurons, buffer, "
+                         f"router), whole chip {areas['chip'] * 1e6:.3f} mm2 ({self.cores_available} cores and the "
+                         "aux memory)")
         ratio = (self.flit_hops_alternative / self.flit_hops) if self.flit_hops else float("nan")
         lines.append(f"NoC flit-hops per inference: {self.strategy} placement {self.flit_hops:,}, "
                      f"{self.alternative} placement {self.flit_hops_alternative:,} ({ratio:.2f}x)")

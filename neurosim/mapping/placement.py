@@ -136,7 +136,7 @@ def traffic(model: Model, tilings: list[LayerTiling], tile_core: np.ndarray, pro
     it), partial sums from row blocks to the core accumulating their column block, inputs from and outputs to the
     I/O port. Activations travel at the DAC width (at most 16 bits), partial sums at ADC width + 8 bits."""
     flit_bits = profile.chip.flit_bits
-    act_bits = min(profile.periphery.dac_bits, 16)
+    act_bits = profile.periphery.input_bits  # an activation travels as one input word
     psum_bits = min(32, profile.periphery.adc_bits + 8)
     shapes = model.input_shapes()
     flows: dict[tuple[int, int, int, str], int] = {}  # (src, dst, layer, kind) -> bits per inference

@@ -20,9 +20,12 @@ from typing import Any
 
 from .._toml import toml_value
 from ..errors import ProfileError
-from .paths import resolve
+from .costs import Costs, derive_costs
+from .paths import DEFAULT_PROFILE, resolve
 from .schema import (
+    KEYS_ADDED_IN_0_3,
     SECTIONS,
+    SI_SYMBOLS,
     TOP_LEVEL_TEXT,
     AuxMemorySpec,
     ChipSpec,
@@ -67,6 +70,7 @@ class Profile:
     write_policy: WritePolicySpec
     source: str = field(compare=False)
     _raw_json: str = field(repr=False, compare=False)
+    costs: Costs = field(repr=False, compare=False, default=None)
 
     def to_dict(self) -> dict[str, Any]:
         """The profile as file keys and file units (a fresh copy, safe to modify)."""
@@ -98,14 +102,46 @@ class Profile:
         raw = self.to_dict()
         where = f"<{self.name} + replace>"
         for path, value in merged.items():
-            parts = path.split(".")
+            parts = str(path).split(".")
             if path not in all_key_paths() or len(parts) > 2 or path in SECTIONS or path == "base":
                 raise _unknown_key(where, path, value, "a dotted key of the profile file", _leaf_key_paths())
             if len(parts) == 1:
                 raw[path] = value
+            elif value is None and section_fields(parts[0])[parts[1]].metadata.get("pin"):
+                raw[parts[0]].pop(parts[1], None)  # unpin: the figure is derived again
             else:
                 raw[parts[0]][parts[1]] = value
         return profile_from_dict(raw, source=where)
+
+    def with_settings(self, settings: list[str] | tuple[str, ...]) -> Profile:
+        """This profile with ``KEY=VALUE`` texts applied (the command line's ``--set``), each value parsed to its
+        key's declared type (``"periphery.adc_bits=4"``, ``"crossbar.rows=64"``, ``"periphery.exact=true"``).
+
+        Raises
+        ------
+        ProfileError
+            Naming the key (with the closest valid one for a typo), the constraint and the text.
+        """
+        changes: dict[str, Any] = {}
+        where = f"<{self.name} + --set>"
+        for item in settings:
+            key, sep, text = str(item).partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise ProfileError(f"--set takes KEY=VALUE with a dotted profile key, e.g. periphery.adc_bits=4 "
+                                   f"(got {item!r})", file=where, key=key or None, constraint="KEY=VALUE", value=item)
+            parts = key.split(".")
+            if len(parts) == 1 and key in TOP_LEVEL_TEXT:
+                changes[key] = text
+                continue
+            if len(parts) != 2 or parts[0] not in SECTIONS or parts[1] not in section_fields(parts[0]):
+                raise _unknown_key(where, key, text, "a dotted key of the profile file", _leaf_key_paths())
+            rule = section_fields(parts[0])[parts[1]].metadata["rule"]
+            try:
+                changes[key] = rule.parse(text)
+            except ValueError as exc:
+                raise _error(where, key, rule.describe(), text, str(exc)) from None
+        return self.replace(changes) if changes else self
 
     def first_structural_difference(self, other: Profile) -> str | None:
         """The first key (in file order) whose value differs from ``other``'s and that changes what is simulated
@@ -153,6 +189,13 @@ def _error(where: str, key: str, constraint: str, value: Any, problem: str | Non
     return ProfileError(msg, file=where, key=key, constraint=constraint, value=value)
 
 
+_MIGRATION = (
+    ". This key is new in neurosim 0.3: profiles now state component attributes and derive per-action costs from "
+    f"them. To migrate a 0.2 profile, add 'base = \"{DEFAULT_PROFILE}\"' at its top and keep only the keys that "
+    f"differ, or copy the new keys from `neurosim profiles show {DEFAULT_PROFILE} --toml`; per-action figures your "
+    "file states (periphery.adc_energy_pj, device.read_energy_pj, ...) stay valid and pin those costs")
+
+
 def _build_section(name: str, raw: Any, where: str) -> Any:
     cls = SECTIONS[name]
     if not isinstance(raw, dict):
@@ -165,8 +208,12 @@ def _build_section(name: str, raw: Any, where: str) -> Any:
     values = {}
     for key, f in fields.items():
         path = f"{name}.{key}"
+        if key not in raw and f.metadata.get("pin"):
+            values[f.name] = None  # not pinned: a component model derives the figure
+            continue
         if key not in raw:
-            raise ProfileError(f"missing key {path!r} ({f.metadata['doc']}; {describe_constraint(f)})",
+            raise ProfileError(f"missing key {path!r} ({f.metadata['doc']}; {describe_constraint(f)})"
+                               + (_MIGRATION if path in KEYS_ADDED_IN_0_3 else ""),
                                file=where, key=path, constraint="required", value=None)
         converted, problem = convert(f, raw[key])
         if problem is not None:
@@ -222,9 +269,9 @@ def profile_from_dict(raw: Mapping[str, Any], source: str = "<dict>") -> Profile
     _cross_checks(sections, dict(raw), source)
     canonical = {k: raw[k] for k in TOP_LEVEL_TEXT}
     for name in SECTIONS:
-        canonical[name] = {k: raw[name][k] for k in section_fields(name)}
+        canonical[name] = {k: raw[name][k] for k in section_fields(name) if k in raw[name]}
     return Profile(name=raw["name"], description=raw["description"], source=source,
-                   _raw_json=json.dumps(canonical, sort_keys=False), **sections)
+                   _raw_json=json.dumps(canonical, sort_keys=False), costs=derive_costs(sections), **sections)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -271,7 +318,8 @@ def _resolve_base(raw: dict[str, Any], where: str, folder: Path, depth: int) -> 
 
 
 def fields_table(profile: Profile) -> list[tuple[str, Any, str, str]]:
-    """Rows ``(key path, file value, SI value with unit, documentation)`` for display."""
+    """Rows ``(key path, file value, SI value with unit, documentation)`` for display; a pin the profile does not
+    state shows ``"(derived)"`` as its value."""
     raw = profile.to_dict()
     rows = []
     for name in SECTIONS:
@@ -279,10 +327,30 @@ def fields_table(profile: Profile) -> list[tuple[str, Any, str, str]]:
         for key, f in section_fields(name).items():
             si = getattr(spec, f.name)
             unit = f.metadata["unit"]
-            si_unit = {"j": "J", "s": "s", "hz": "Hz", "bytes": "B"}.get(f.name.rsplit("_", 1)[-1], "")
-            si_text = f"{si:.4g} {si_unit}" if unit and unit != "s" else ""
-            rows.append((f"{name}.{key}", raw[name][key], si_text, f.metadata["doc"]))
+            si_unit = si_symbol(f.name)
+            si_text = f"{si:.4g} {si_unit}" if unit and unit != "s" and si is not None else ""
+            rows.append((f"{name}.{key}", raw[name].get(key, "(derived)"), si_text, f.metadata["doc"]))
     return rows
 
 
-__all__ = ["Profile", "profile_from_dict", "load_profile_file", "fields_table"]
+def si_symbol(attribute: str) -> str:
+    """The unit symbol of an SI attribute name (its longest known suffix): ``"adc_energy_j"`` -> ``"J"``."""
+    matches = [suffix for suffix in SI_SYMBOLS if attribute.endswith("_" + suffix)]
+    return SI_SYMBOLS[max(matches, key=len)] if matches else ""
+
+
+def costs_table(profile: Profile) -> list[tuple[str, str, str]]:
+    """Rows ``(cost, SI value with unit, provenance)``: every per-action figure the price table uses, and whether a
+    model derived it (with the model and its inputs), the profile pinned it, or it is an attribute used as is."""
+    rows = []
+    for name, value, how in profile.costs.rows():
+        if name.endswith("_m2"):
+            text = f"{value * 1e6:.4g} mm2"
+        else:
+            unit = si_symbol(name)
+            text = f"{value:.4g} {unit}".strip()
+        rows.append((name, text, how))
+    return rows
+
+
+__all__ = ["Profile", "profile_from_dict", "load_profile_file", "fields_table", "costs_table"]

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from ..errors import ProfileError
 
+#: the profile every command and API uses when none is named (the one place it is written)
+DEFAULT_PROFILE = "rram_hfo2"
+
 
 def _shipped_folder() -> Path:
     # Installed (wheel or editable): package data neurosim.hardware_profiles. Imported straight from a source

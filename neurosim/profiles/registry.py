@@ -6,10 +6,7 @@ import functools
 from pathlib import Path
 
 from .loader import Profile, load_profile_file
-from .paths import list_profiles, looks_like_path, resolve, shipped_profile_path
-
-#: the profile every command and API uses when none is named (the one place it is written)
-DEFAULT_PROFILE = "rram_hfo2"
+from .paths import DEFAULT_PROFILE, list_profiles, looks_like_path, resolve, shipped_profile_path
 
 
 @functools.lru_cache(maxsize=64)

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._fields import Rule
 from ..encodings import ENCODINGS
+from .components import ADC_TYPES
 
 # file unit -> (SI suffix of the attribute, factor from file unit to SI)
 UNITS: dict[str, tuple[str, float]] = {
@@ -27,7 +28,18 @@ UNITS: dict[str, tuple[str, float]] = {
     "s": ("s", 1.0),
     "mhz": ("hz", 1e6),
     "kib": ("bytes", 1024.0),
+    "v": ("v", 1.0),
+    "us": ("siemens", 1e-6),
+    "nm": ("m", 1e-9),
+    "um2": ("m2", 1e-12),
+    "uw": ("w", 1e-6),
+    "ff_per_um": ("f_per_m", 1e-9),
+    "nw_per_kib": ("w_per_byte", 1e-9 / 1024.0),
+    "um2_per_kib": ("m2_per_byte", 1e-12 / 1024.0),
 }
+#: how an SI attribute suffix is written for people
+SI_SYMBOLS = {"j": "J", "s": "s", "hz": "Hz", "bytes": "B", "v": "V", "siemens": "S", "m": "m", "m2": "m2",
+              "w": "W", "f_per_m": "F/m", "w_per_byte": "W/B", "m2_per_byte": "m2/B"}
 
 
 #: what a key does: "structure" changes what is simulated and counted (a run under another value must be simulated
@@ -36,8 +48,16 @@ UNITS: dict[str, tuple[str, float]] = {
 ROLES = ("structure", "price", "label")
 
 
-def _field(rule: Rule, role: str) -> Any:
-    return field(metadata=rule.as_metadata(role=role))
+def _field(rule: Rule, role: str, pin: bool = False) -> Any:
+    if pin:
+        return field(default=None, metadata=rule.as_metadata(role=role, pin=True))
+    return field(metadata=rule.as_metadata(role=role, pin=False))
+
+
+def pinned(doc: str, unit: str | None, lo: float, hi: float) -> Any:
+    """An optional per-action figure: absent, it is derived from the component's attributes by a model
+    (:mod:`neurosim.profiles.costs`); given, it pins the figure and the model is not used for it."""
+    return _field(Rule("float", doc, unit=unit, lo=lo, hi=hi), "price", pin=True)
 
 
 def quantity(doc: str, unit: str | None, lo: float, hi: float, *, lo_open: bool = False,
@@ -60,6 +80,11 @@ def integer(doc: str, lo: int, hi: int, *, role: str = "structure") -> Any:
 def choice(doc: str, *choices: str, role: str = "structure") -> Any:
     """One string out of ``choices``."""
     return _field(Rule("choice", doc, choices=tuple(choices)), role)
+
+
+def flag(doc: str, *, role: str = "structure") -> Any:
+    """True or false."""
+    return _field(Rule("bool", doc), role)
 
 
 def file_key(f: dataclasses.Field) -> str:
@@ -109,9 +134,17 @@ class DeviceSpec:
         "per level crossed (program-and-verify pulse trains)", "per_event", "per_level_step", role="price")
     set_latency_s: float = price("duration of one SET pulse", "ns", 0, 1e9)
     reset_latency_s: float = price("duration of one RESET pulse", "ns", 0, 1e9)
-    read_energy_j: float = price("energy of reading one cell (one cell's contribution to an MVM)", "pj", 0, 1e6)
-    read_latency_s: float = price("duration of one crossbar read (one MVM cycle)", "ns", 0, 1e9)
-    on_off_ratio: float = price("conductance ratio of the highest to the lowest level", None, 1, 1e12)
+    read_latency_s: float = price("duration of one crossbar read (one MVM cycle; the cells conduct this long)", "ns",
+                                  0, 1e9)
+    read_voltage_v: float = price("voltage across a cell while it is read", "v", 0, 10)
+    on_conductance_siemens: float = quantity(
+        "conductance of the highest level (sets cell read energy and, against wire resistance, IR drop)", "us", 0,
+        1e6)
+    on_off_ratio: float = price("conductance ratio of the highest to the lowest level (off cells read cheaper)",
+                                None, 1, 1e12)
+    read_noise_sigma: float = quantity(
+        "standard deviation of a fresh conductance fluctuation on every read, in units of one level step", None, 0,
+        10)
     endurance_cycles: float = quantity("median number of writes a cell survives", None, 1, 1e18)
     endurance_sigma: float = quantity("spread of ln(endurance) across cells (log-normal sigma)", None, 0, 5)
     stuck_at_low_rate: float = quantity("fraction of cells stuck at the lowest level from manufacture", None, 0, 1)
@@ -123,8 +156,11 @@ class DeviceSpec:
         "standard deviation of the programmed conductance, in units of one level step", None, 0, 10)
     drift_nu: float = quantity("conductance drift exponent nu: g(t) = g0 ((t + t0) / t0)^-nu", None, 0, 1)
     drift_t0_s: float = quantity("drift reference time t0", "s", 1e-9, 1e9)
+    read_energy_j: float | None = pinned(
+        "energy of one cell read at the highest level (default: read_voltage^2 x on_conductance x read_latency)",
+        "pj", 0, 1e6)
 
-    def transition_energy_matrix(self) -> np.ndarray:
+    def transition_energy_matrix(self) -> np.ndarray:  # (a twin of the ledger's pulse pricing, for tests)
         """Energy (J) of programming one cell from level ``a`` (row) to level ``b`` (column).
 
         Raising the level is a SET, lowering it a RESET. Re-writing the held level (only under the ``always``
@@ -148,19 +184,46 @@ class CrossbarSpec:
     cells_per_weight: int = integer(
         "most cells one weight may occupy (the encoding decides how many a layer's weights use: 2 per slice for "
         "a differential pair, 1 per slice otherwise; more bits per weight need more slices)", 1, 64)
+    cell_area_f2: float = price("area of one cell in F^2 (4 for a 1R cross-point, 12-50 with an access transistor)",
+                                None, 1, 1e4)
+    wire_capacitance_f_per_m: float = price("word- and bit-line capacitance per length", "ff_per_um", 0, 100)
+    wire_segment_ohm: float = quantity(
+        "word- and bit-line resistance between neighbouring cells (IR drop; 0 turns it off)", None, 0, 1e6)
 
 
 @dataclass(frozen=True)
 class PeripherySpec:
     """Converters at the crossbar's edges."""
 
+    input_bits: int = integer(
+        "bits of every MVM input; wider than dac_bits, an input goes in bit-serially, dac_bits per crossbar read, "
+        "each read converted and shift-added (ISAAC's 1-bit DACs)", 1, 32)
     dac_bits: int = integer("input DAC resolution", 1, 32)
-    dac_energy_j: float = price("energy per DAC conversion", "pj", 0, 1e6)
+    dac_energy_per_step_j: float = price("DAC energy per level step (a conversion costs 2^bits - 1 steps)", "fj", 0,
+                                         1e9)
+    dac_area_per_step_m2: float = price("DAC area per level step", "um2", 0, 1e9)
     dac_latency_s: float = price("duration of one DAC conversion", "ns", 0, 1e9)
+    adc_type: str = choice("'sar' and 'flash' convert analog column currents; 'digital' reads an exact digital sum "
+                           "(digital compute-in-memory: no analog conversion, no rounding)", *ADC_TYPES)
     adc_bits: int = integer("output ADC resolution", 1, 32)
-    adc_energy_j: float = price("energy per ADC conversion", "pj", 0, 1e6)
-    adc_latency_s: float = price("duration of one ADC conversion", "ns", 0, 1e9)
+    adc_energy_per_step_j: float = price(
+        "ADC energy per step: SAR the Walden figure of merit (x 2^bits), flash per comparator (x 2^bits - 1), "
+        "digital per output bit (x bits)", "fj", 0, 1e9)
+    adc_clock_hz: float = price("ADC clock (SAR: bits + 1 cycles a conversion, flash 1, digital a byte a cycle)",
+                                "mhz", 1e-6, 1e7)
+    adc_area_per_step_m2: float = price("ADC area per step (scaled like the energy)", "um2", 0, 1e9)
     columns_per_adc: int = integer("crossbar columns sharing one ADC (converted one after another)", 1, 65536)
+    sample_hold_energy_j: float = price("energy of sampling one column output (per column, per read)", "fj", 0, 1e9)
+    sample_hold_area_m2: float = price("area of one column's sample-and-hold", "um2", 0, 1e9)
+    shift_add_area_m2: float = price("area of one ADC's shift-and-add unit", "um2", 0, 1e9)
+    exact: bool = flag("ideal converters: no clipping, no rounding (a check of the simulator, not a circuit; costs "
+                       "are still those of the stated bits)")
+    dac_energy_j: float | None = pinned("energy per DAC conversion (default: from dac_bits and the energy per step)",
+                                        "pj", 0, 1e6)
+    adc_energy_j: float | None = pinned("energy per ADC conversion (default: from adc_type, adc_bits and the "
+                                        "energy per step)", "pj", 0, 1e6)
+    adc_latency_s: float | None = pinned("duration of one ADC conversion (default: from adc_type, adc_bits and the "
+                                         "ADC clock)", "ns", 0, 1e9)
 
 
 @dataclass(frozen=True)
@@ -169,8 +232,14 @@ class CoreSpec:
 
     crossbars_per_core: int = integer("crossbar tiles per core", 1, 1_000_000)
     neurons: int = integer("neurons per core", 1, 1_000_000_000)
-    neuron_update_energy_j: float = price("energy of one neuron update (accumulate + activate)", "pj", 0, 1e6)
-    neuron_update_latency_s: float = price("duration of one neuron update", "ns", 0, 1e9)
+    neuron_update_energy_j: float = price("energy of one neuron update (accumulate + activate, or one shift-add of "
+                                          "a converted column)", "pj", 0, 1e6)
+    neuron_area_m2: float = price("area of one neuron unit (accumulator, shift-add, activation)", "um2", 0, 1e12)
+    buffer_bytes: float = price("activation buffer of one core (inputs and outputs between layers)", "kib", 0,
+                                1e12)
+    leakage_w: float = price("static power of one core's digital logic, buffer excluded", "uw", 0, 1e12)
+    neuron_update_latency_s: float | None = pinned("duration of one neuron update (default: one cycle of "
+                                                   "chip.clock_mhz)", "ns", 0, 1e9)
 
 
 @dataclass(frozen=True)
@@ -180,9 +249,13 @@ class ChipSpec:
     mesh_rows: int = integer("rows of cores in the 2D mesh", 1, 4096)
     mesh_cols: int = integer("columns of cores in the 2D mesh", 1, 4096)
     flit_bits: int = integer("bits carried by one NoC flit", 1, 65536)
-    noc_energy_per_flit_hop_j: float = price("energy to move one flit one hop", "pj", 0, 1e6)
+    router_energy_per_bit_j: float = price("energy to move one bit one hop (router and link)", "fj", 0, 1e9)
+    router_area_m2: float = price("area of one core's router", "um2", 0, 1e12)
     noc_latency_per_flit_hop_s: float = price("time to move one flit one hop", "ns", 0, 1e9)
-    clock_hz: float = price("digital clock frequency", "mhz", 1e-6, 1e5)
+    clock_hz: float = price("digital clock frequency (a neuron update takes one cycle)", "mhz", 1e-6, 1e5)
+    feature_size_m: float = price("technology node F (cell areas are given in F^2)", "nm", 1, 1e4)
+    noc_energy_per_flit_hop_j: float | None = pinned("energy to move one flit one hop (default: energy per bit x "
+                                                     "flit_bits)", "pj", 0, 1e6)
 
     @property
     def clock_period_s(self) -> float:
@@ -192,12 +265,20 @@ class ChipSpec:
 
 @dataclass(frozen=True)
 class AuxMemorySpec:
-    """Volatile memory beside the NVM for trainer state (latent weights, low-rank factors, counters)."""
+    """The chip's volatile memory: trainer state (latent weights, low-rank factors, counters) and, with the same
+    technology, the cores' activation buffers."""
 
-    technology: str = choice("auxiliary memory technology", "sram", "dram", role="label")
-    read_energy_per_byte_j: float = price("energy to read one byte", "pj", 0, 1e6)
-    write_energy_per_byte_j: float = price("energy to write one byte", "pj", 0, 1e6)
-    capacity_bytes: float = quantity("capacity available to trainers", "kib", 0, 1e12, role="label")
+    technology: str = choice("volatile memory technology", "sram", "edram", "dram", role="label")
+    capacity_bytes: float = price("capacity available to trainers (sets its energy per byte)", "kib", 0, 1e12)
+    energy_per_byte_j: float = price("read energy per byte of a 64 KiB array (scaled by sqrt(capacity / 64 KiB))",
+                                     "fj", 0, 1e9)
+    write_read_ratio: float = price("write energy over read energy", None, 0, 100)
+    leakage_w_per_byte: float = price("static power per capacity", "nw_per_kib", 0, 1e12)
+    area_m2_per_byte: float = price("area per capacity", "um2_per_kib", 0, 1e12)
+    read_energy_per_byte_j: float | None = pinned("energy to read one byte of trainer state (default: from the "
+                                                  "capacity and the energy per byte)", "pj", 0, 1e6)
+    write_energy_per_byte_j: float | None = pinned("energy to write one byte of trainer state (default: read x "
+                                                   "write_read_ratio)", "pj", 0, 1e6)
 
 
 @dataclass(frozen=True)
@@ -220,6 +301,17 @@ SECTIONS: dict[str, type] = {
     "write_policy": WritePolicySpec,
 }
 TOP_LEVEL_TEXT = ("name", "description")
+
+#: keys introduced when per-action costs became derived (neurosim 0.3): a profile file written for 0.2 lacks them
+KEYS_ADDED_IN_0_3 = frozenset({
+    "device.read_voltage_v", "device.on_conductance_us", "device.read_noise_sigma", "crossbar.cell_area_f2",
+    "crossbar.wire_capacitance_ff_per_um", "crossbar.wire_segment_ohm", "periphery.input_bits",
+    "periphery.dac_energy_per_step_fj", "periphery.dac_area_per_step_um2", "periphery.adc_type",
+    "periphery.adc_energy_per_step_fj", "periphery.adc_clock_mhz", "periphery.adc_area_per_step_um2",
+    "periphery.sample_hold_energy_fj", "periphery.sample_hold_area_um2", "periphery.shift_add_area_um2",
+    "periphery.exact", "core.neuron_area_um2", "core.buffer_kib", "core.leakage_uw", "chip.router_energy_per_bit_fj",
+    "chip.router_area_um2", "chip.feature_size_nm", "aux_memory.energy_per_byte_fj", "aux_memory.write_read_ratio",
+    "aux_memory.leakage_nw_per_kib", "aux_memory.area_um2_per_kib"})
 
 
 def section_fields(section: str) -> dict[str, dataclasses.Field]:

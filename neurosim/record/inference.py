@@ -95,6 +95,28 @@ class InferenceReport:
         """Energy over simulated time (0 before any inference)."""
         return self.energy().power_w if self.samples else 0.0
 
+    @property
+    def operations(self) -> int:
+        """Operations the network asked for: 2 per multiply-accumulate."""
+        return 2 * int(self.ledger["counts"]["macs"])
+
+    @property
+    def areas_m2(self) -> dict[str, Any]:
+        """Silicon area under the report's profile (see :meth:`MappingReport.areas_m2`)."""
+        return self.mapping.areas_m2(self.pricing_profile().costs)
+
+    @property
+    def tops_per_w(self) -> float:
+        """Energy efficiency: tera-operations per joule (= TOPS per watt)."""
+        energy = self.energy().total_energy_j
+        return self.operations / energy / 1e12 if energy > 0 else 0.0
+
+    @property
+    def tops_per_mm2(self) -> float:
+        """Area efficiency: tera-operations per second per mm^2 of the cores in use."""
+        time, area_mm2 = self.time_s, self.areas_m2["cores_in_use"] * 1e6
+        return self.operations / time / 1e12 / area_mm2 if time > 0 and area_mm2 > 0 else 0.0
+
     def reprice(self, profile: Profile) -> InferenceReport:
         """The same inferences priced under ``profile`` (exact; refuses a structurally different profile, naming
         the first differing key)."""
@@ -115,8 +137,10 @@ class InferenceReport:
             "energy_per_inference_j": dict(self.energy_per_inference_j),
             "total_energy_per_inference_j": self.total_energy_per_inference_j, "latency_s": self.latency_s,
             "time_s": self.time_s, "throughput_per_s": self.throughput_per_s,
-            "power_w": None if math.isnan(power) else power, "ledger": self.ledger,
-            "mapping": self.mapping.to_dict()})
+            "power_w": None if math.isnan(power) else power, "operations": self.operations,
+            "tops_per_w": self.tops_per_w, "tops_per_mm2": self.tops_per_mm2,
+            "area_mm2": {"cores_in_use": self.areas_m2["cores_in_use"] * 1e6, "chip": self.areas_m2["chip"] * 1e6},
+            "ledger": self.ledger, "mapping": self.mapping.to_dict()})
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON (whole, then renamed)."""
@@ -143,6 +167,11 @@ class InferenceReport:
         util = m.cells_used / m.cells_allocated if m.cells_allocated else 0.0
         lines.append(f"utilisation         {100 * util:.1f} % of {m.cells_allocated:,} cells in "
                      f"{sum(r.tiles for r in m.layers)} tiles on {m.cores_used} cores")
+        areas = self.areas_m2
+        lines.append(f"area                {areas['cores_in_use'] * 1e6:.4f} mm2 in the cores in use "
+                     f"(whole chip {areas['chip'] * 1e6:.3f} mm2)")
+        lines.append(f"efficiency          {self.tops_per_w:.3f} TOPS/W, {self.tops_per_mm2:.4f} TOPS/mm2 "
+                     f"({self.operations / max(self.samples, 1):,.0f} operations per inference)")
         return "\n".join(lines)
 
 

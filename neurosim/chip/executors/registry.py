@@ -43,13 +43,16 @@ class Executor(ABC):
     ----------
     mapping : Mapping
         The model laid out on the chip; ``mapping.model`` and ``mapping.profile`` come with it.
+    seed : int
+        Seeds the executor's own random draws (read noise), apart from the memory's.
     """
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
 
-    def __init__(self, mapping: Mapping):
+    def __init__(self, mapping: Mapping, *, seed: int = 0):
         self.mapping = mapping
+        self.seed = seed
 
     @property
     def levels(self) -> int:
@@ -73,6 +76,14 @@ class Executor(ABC):
         """Set the executor's own periphery from inputs ``x`` (not counted: the test bench's work). Default:
         nothing to set."""
 
+    def record_reference(self, held: HeldState) -> None:  # noqa: B027 (an optional hook)
+        """Remember what the freshly programmed chip reads (drift compensation's reference). Default: nothing."""
+
+    def compensate_drift(self, held: HeldState) -> Ledger:
+        """Measure how far the stored conductances have drifted since :meth:`record_reference` and correct for it;
+        returns the events the measurement caused."""
+        raise ExecutorError(f"executor {self.name!r} has no drift compensation")
+
     def backward_events(self, held: HeldState, batch: int, above: int) -> Ledger:
         """Events of carrying ``batch`` samples' errors down through every layer after layer ``above``."""
         raise ExecutorError(f"executor {self.name!r} does not count a backward pass, so on-chip training cannot "
@@ -90,11 +101,11 @@ def register_executor(cls: type[Executor]) -> type[Executor]:
     return cls
 
 
-def make_executor(name: str, mapping: Mapping) -> Executor:
+def make_executor(name: str, mapping: Mapping, *, seed: int = 0) -> Executor:
     """The registered executor ``name`` built for ``mapping`` (raises :class:`ExecutorError` listing the names)."""
     if not isinstance(name, str) or name not in EXECUTORS:
         raise ExecutorError(f"unknown executor {name!r}; registered executors: {', '.join(sorted(EXECUTORS))}")
-    return EXECUTORS[name](mapping)
+    return EXECUTORS[name](mapping, seed=seed)
 
 
 __all__ = ["Executor", "ExecutorError", "EXECUTORS", "register_executor", "make_executor"]
