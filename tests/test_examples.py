@@ -38,18 +38,23 @@ def test_bench_memory_runs_small():
     assert all(r[1] > 0 and r[2] > 0 for r in rows)
 
 
-def test_inference_whatif_example_runs_and_plots(tmp_path, capsys):
-    plot = tmp_path / "adc.png"
-    rows = _load(ROOT / "examples" / "inference_whatif.py")["main"](
-        ["--model", "digits_mlp", "--data", "digits", "--n", "200", "--adc-bits", "3", "8", "--crossbars", "32", "64",
-         "--plot", str(plot)])
-    assert {(r["crossbar"], r["adc_bits"]) for r in rows} == {(32, 3), (32, 8), (64, 3), (64, 8)}
-    assert plot.stat().st_size > 10_000
-    by = {(r["crossbar"], r["adc_bits"]): r for r in rows}
-    # a wider ADC costs more energy per conversion (SAR model), smaller crossbars need more tiles
-    assert by[(64, 8)]["adc_energy_j"] > by[(64, 3)]["adc_energy_j"]
-    assert by[(32, 8)]["tiles"] > by[(64, 8)]["tiles"]
-    assert all(0.5 < r["accuracy"] <= 1.0 for r in rows)
+def test_design_space_example_runs_and_every_knob_moves_its_figures(tmp_path, capsys):
+    plot, table = tmp_path / "design.png", tmp_path / "design.csv"
+    rows = _load(ROOT / "examples" / "design_space.py")["main"](
+        ["--model", "digits_mlp", "--data", "digits", "--n", "150", "--profiles", "rram_hfo2", "sram", "--adc-bits",
+         "4", "8", "--crossbars", "32", "64", "--plot", str(plot), "--csv", str(table)])
+    assert len(rows) == 8 and plot.stat().st_size > 20_000 and len(table.read_text().splitlines()) == 9
+    by = {(r["profile"], r["crossbar"], r["adc_bits"]): r for r in rows}
+    for name in ("rram_hfo2", "sram"):
+        for size in (32, 64):
+            # a wider ADC costs more and is no less accurate
+            assert by[(name, size, 8)]["energy_per_inference_j"] > by[(name, size, 4)]["energy_per_inference_j"]
+        # smaller crossbars need more tiles
+        assert by[(name, 32, 8)]["tiles"] > by[(name, 64, 8)]["tiles"]
+    assert by[("rram_hfo2", 64, 8)]["accuracy"] >= by[("rram_hfo2", 64, 4)]["accuracy"]
+    assert by[("sram", 64, 8)]["accuracy"] == by[("sram", 64, 4)]["accuracy"]  # a digital readout does not round
+    assert all(r["tops_per_w"] > 0 and r["area_mm2"] > 0 for r in rows)
+    assert "TOPS/W" in capsys.readouterr().out
 
 
 def test_bench_inference_runs_small():

@@ -7,6 +7,8 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 import neurosim
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -57,3 +59,31 @@ def test_main_job_table_is_what_compare_prints(main_job):
         return line.split()[:-1]  # the last column is wall time
 
     assert [cells(line) for line in got] == [cells(line) for line in table]
+
+
+def _console_blocks() -> list[tuple[str, list[str]]]:
+    """README's console examples: fenced blocks whose first line is ``$ neurosim ...``, with the output under it."""
+    out, block = [], None
+    for line in README.splitlines():
+        if line.startswith("```"):
+            if block is not None and block and block[0].startswith("$ neurosim "):
+                out.append((block[0][2:], block[1:]))
+            block = [] if block is None else None
+        elif block is not None:
+            block.append(line)
+    return out
+
+
+@pytest.mark.parametrize("command, expected", [b for b in _console_blocks() if "mnist " not in b[0] + " "
+                                               and "--data mnist" not in b[0]], ids=lambda v: str(v)[:40])
+def test_console_examples_print_what_readme_shows(command, expected, tmp_path, monkeypatch, capsys):
+    """Every console example that needs no data set outside the package runs and prints exactly what README shows
+    (the MNIST ones need the data and are run by hand)."""
+    import shlex
+
+    from neurosim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(shlex.split(command)[1:]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed == expected

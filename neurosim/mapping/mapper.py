@@ -149,10 +149,11 @@ class MappingReport:
         lines.append(f"{'total':<7}{'':<9}{'':>11}{sum(r.tiles for r in self.layers):>7}{'':>8}"
                      f"{self.cores_used:>7}{self.cells_used:>12,}{100 * util:>6.1f}%{self.flit_hops:>11,}{area}")
         if areas:
-            lines.append(f"area: tiles {areas['tiles'] * 1e6:.4f} mm2, cores in use {areas['cores_in_use'] * 1e6:.4f} "
+            lines.append(f"area: tiles {areas['tiles'] * 1e6:.4f} mm2; cores in use {areas['cores_in_use'] * 1e6:.4f} "
                          f"mm2 ({self.cores_used} x {costs.core_area_m2 * 1e6:.4f} mm2: tiles, neurons, buffer, "
-                         f"router), whole chip {areas['chip'] * 1e6:.3f} mm2 ({self.cores_available} cores and the "
-                         "aux memory)")
+                         "router)")
+            lines.append(f"      whole chip {areas['chip'] * 1e6:.3f} mm2 ({self.cores_available} cores and the aux "
+                         "memory)")
         ratio = (self.flit_hops_alternative / self.flit_hops) if self.flit_hops else float("nan")
         lines.append(f"NoC flit-hops per inference: {self.strategy} placement {self.flit_hops:,}, "
                      f"{self.alternative} placement {self.flit_hops_alternative:,} ({ratio:.2f}x)")

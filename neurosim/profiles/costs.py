@@ -172,4 +172,54 @@ def derive_costs(sections: dict[str, Any]) -> Costs:
     return Costs(provenance=prov, **out)
 
 
-__all__ = ["Costs", "derive_costs"]
+
+
+@dataclass(frozen=True)
+class ComponentFigure:
+    """One component kind of a core at full activity: how many, its power (W) and its area (m^2) in all."""
+
+    count: int
+    power_w: float
+    area_m2: float
+
+
+def core_breakdown(profile: Any) -> dict[str, ComponentFigure]:
+    """Power and area of one core's components at full activity, from the profile's costs: the operating point
+    accelerator papers tabulate (ISAAC's Table I, for one).
+
+    Full activity: every crossbar reads every read cycle (``device.read_latency``) with every row driven and its
+    cells spread evenly over the levels; inputs of ``input_bits`` go in ``ceil(input_bits / dac_bits)`` reads each;
+    every column is sampled and converted once per read and its conversion shift-added; the activation buffer
+    supplies each crossbar's inputs once per input vector and takes its outputs (``ceil(input_bits / 8)`` bytes a
+    value); the outputs leave the core over one router hop. Leakage is the core's static power.
+    """
+    c, xbar, peri, core = profile.costs, profile.crossbar, profile.periphery, profile.core
+    n = core.crossbars_per_core
+    rows, cols = xbar.rows, xbar.cols
+    cycles = 1 if peri.exact or peri.input_bits <= peri.dac_bits else -(-peri.input_bits // peri.dac_bits)
+    period = c.read_latency_s
+    adcs = math.ceil(cols / peri.columns_per_adc)
+    mean_level = c.read_off_fraction + (1.0 - c.read_off_fraction) * 0.5  # levels spread evenly: the mean conductance
+    array_read = rows * cols * c.read_energy_j * mean_level + rows * c.wordline_energy_j + cols * c.bitline_energy_j
+    value_bytes = -(-peri.input_bits // 8)
+    vector_time = cycles * period
+    weights = cols  # one value out per column: the most a crossbar can produce
+    read_bytes, written_bytes = n * rows * value_bytes / vector_time, n * weights * value_bytes / vector_time
+    return {
+        "crossbars": ComponentFigure(n, n * array_read / period, n * rows * cols * c.cell_area_m2),
+        "dac": ComponentFigure(n * rows, n * rows * c.dac_energy_j / period, n * rows * c.dac_area_m2),
+        "sample_hold": ComponentFigure(n * cols, n * cols * c.sample_hold_energy_j / period,
+                                       n * cols * c.sample_hold_area_m2),
+        "adc": ComponentFigure(n * adcs, n * cols * c.adc_energy_j / period, n * adcs * c.adc_area_m2),
+        "shift_add": ComponentFigure(n * adcs, n * cols * c.neuron_update_energy_j / period,
+                                     n * adcs * c.shift_add_area_m2),
+        "buffer": ComponentFigure(1, read_bytes * c.buffer_read_energy_per_byte_j
+                                  + written_bytes * c.buffer_write_energy_per_byte_j, c.core_buffer_area_m2),
+        "router": ComponentFigure(1, written_bytes * 8 * c.noc_energy_per_flit_hop_j / profile.chip.flit_bits,
+                                  c.router_area_m2),
+        "neurons": ComponentFigure(core.neurons, 0.0, core.neurons * c.neuron_area_m2),
+        "leakage": ComponentFigure(1, c.core_leakage_w, 0.0),
+    }
+
+
+__all__ = ["Costs", "ComponentFigure", "derive_costs", "core_breakdown"]
