@@ -174,6 +174,9 @@ class AnalogExecutor(Executor):
         seen = np.zeros((lt.row_blocks, lt.layout.slices, lt.fan_out)) if calibrating else None
         noise = self._read_noise if not calibrating else 0.0
         cells_per_value = lt.layout.cells_per_slice + lt.layout.reference_columns
+        # one buffer for every tile's column outputs: a fresh multi-MB array per tile costs page faults that can
+        # double the pass's run time, depending on the allocator's history
+        partial_buffer = np.empty((rows.shape[0], lt.fan_out))
         for drive, read_weight in zip(drives, weights_of_reads):
             if tally is not None:
                 active = drive != 0
@@ -185,7 +188,7 @@ class AnalogExecutor(Executor):
                 dr = drive[:, r]
                 spread = noise * math.sqrt(cells_per_value) * np.sqrt(np.einsum("ij,ij->i", dr, dr)) if noise else None
                 for s, w in enumerate(weights):
-                    partial = dr @ w[r]
+                    partial = np.matmul(dr, w[r], out=partial_buffer)
                     if spread is not None:
                         partial += spread[:, None] * self._rng.standard_normal(partial.shape)
                     factor = read_weight * base ** s
