@@ -90,7 +90,6 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from .chip import Chip
     from .chip.aging import accuracy_over_time, format_aging, parse_durations
@@ -120,17 +119,12 @@ def _cmd_infer(args: argparse.Namespace) -> int:
                                                 "drift_factors": p.drift_factors, "report": p.report.to_dict()}
                                                for p in points]})
         return 0
-    predictions = []
-    for start in range(0, n, args.batch):
-        predictions.append(chip.predict(x[start: start + args.batch]))
-        if not args.quiet:
-            print(f"\r  inference {min(start + args.batch, n)}/{n}", end="", file=sys.stderr, flush=True)
+    def progress(done: int, total: int) -> None:
+        print(f"\r  inference {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    report = chip.evaluate(x, y, batch=args.batch, progress=None if args.quiet else progress)
     if not args.quiet:
         print(file=sys.stderr)
-    predicted = np.concatenate(predictions) if predictions else np.zeros(0, dtype=int)
-    accuracy = float(np.mean(predicted == y)) if n else float("nan")
-    reference = float(np.mean(model.predict(x) == y)) if n else float("nan")
-    report = chip.report(accuracy=accuracy, reference_accuracy=reference)
     print(report.format())
     if args.json:
         print(f"report written to {report.save(args.json)}")
@@ -195,8 +189,7 @@ def parse_scoped_params(items: list[str]) -> dict[str, dict]:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .data.streams import Scenario
-    from .experiments.compare import CompareSpec, run_compare
-    from .record import format_table
+    from .experiments.compare import CompareSpec, compare, format_comparison
     from .training import TRAINERS, TrainingError
 
     trainers = args.trainers or sorted(TRAINERS)
@@ -204,21 +197,168 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         name = item.partition(".")[0]
         if name in TRAINERS and name not in trainers:
             raise TrainingError(f"--param names trainer {name!r}, which is not compared ({', '.join(trainers)})")
-    params = parse_scoped_params(args.param)
+    batch_sizes = {}
+    plain = []
+    for item in args.param:  # TRAINER.batch_size=N is a per-trainer batch size, not a hyper-parameter
+        head, _, rest = item.partition(".")
+        key, sep, value = rest.partition("=")
+        if key.strip() == "batch_size" and sep:
+            batch_sizes[head] = _positive_int_text(f"--param {head}.batch_size", value)
+        else:
+            plain.append(item)
+    params = parse_scoped_params(plain)
     profile = _profile(args)
     scenario = None
     if args.scenario != "none" or args.analog_drift or args.digital_drift:
         scenario = Scenario(shift=args.scenario, analog_drift=args.analog_drift, digital_drift=args.digital_drift,
                             seed=args.seed)
     spec = CompareSpec(trainers=trainers, profile=profile, data=args.data, model=args.model, epochs=args.epochs,
-                       seed=args.seed, weight_bits=args.weight_bits, scenario=scenario, params=params)
+                       seed=args.seed, weight_bits=args.weight_bits, scenario=scenario, params=params,
+                       batch_sizes=batch_sizes, seeds=args.seeds, batch_size=args.batch_size)
     setting = (f"online adaptation, shift {scenario.shift}, analog drift {scenario.analog_drift}, digital drift "
                f"{scenario.digital_drift}" if scenario else f"from scratch, {args.epochs} epochs")
+    seeds = f"seed {args.seed}" if args.seeds == 1 else f"seeds {args.seed}-{args.seed + args.seeds - 1}"
     print(f"comparing {', '.join(trainers)} on {profile.name}, data {args.data}, model {args.model} "
-          f"({args.weight_bits}-bit), {setting}, seed {args.seed}", file=sys.stderr)
-    records = run_compare(spec, out_dir=args.out, progress=not args.quiet)
-    print(format_table(records))
+          f"({args.weight_bits}-bit), {setting}, {seeds}", file=sys.stderr)
+    result = compare(spec, args.out, progress=not args.quiet, workers=args.workers, scheduler=args.scheduler,
+                     retry_failed=args.retry_failed, command=" ".join(["neurosim", "compare", *sys.argv[2:]]))
+    outcome = result.outcome
+    if result.records:
+        print(format_comparison(result.records))
+    failed = [p for p in outcome.points if p.status == "failed"]
+    for p in failed:
+        print(f"failed: {p.axes.get('trainer')} seed {p.seed}: {(p.error or '').splitlines()[0]}", file=sys.stderr)
     print(f"records, summary.csv and plots written to {args.out}/")
+    if outcome.interrupted:
+        print(f"interrupted: {len(result.records)} finished run(s) kept in {args.out}/; rerun the same command to "
+              "resume", file=sys.stderr)
+        return 130
+    return 1 if failed else 0
+
+
+def _positive_int_text(what: str, text: str) -> int:
+    from .training import TrainingError
+
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise TrainingError(f"{what} must be an integer >= 1 (got {text!r})")
+    return value
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .errors import StudyError
+
+    if args.target == "report":
+        if args.folder is None:
+            raise StudyError("`neurosim sweep report DIR` needs the study folder")
+        return _report(args.folder, plots=not args.no_plots)
+    if args.folder is not None:
+        raise StudyError(f"unexpected argument {args.folder!r}: run a study with `neurosim sweep SPEC.toml --out DIR`"
+                         ", or report one with `neurosim sweep report DIR`")
+    from .experiments.points import expand
+    from .experiments.spec import load_study_spec
+    from .experiments.sweep import run_study
+
+    spec = load_study_spec(args.target)
+    if args.out is None:
+        raise StudyError(f"--out DIR is required: the folder that holds study {spec.name!r} (its store, CSVs and "
+                         "plots); a rerun with the same folder resumes")
+    points = expand(spec)
+    if args.dry_run:
+        return _dry_run(spec, points, args.out)
+    print(f"study {spec.name!r} ({spec.kind}): {len(points)} points into {args.out}/", file=sys.stderr)
+    outcome = run_study(spec, args.out, workers=args.workers, scheduler=args.scheduler,
+                        retry_failed=args.retry_failed, progress=not args.quiet, points=points,
+                        command=" ".join(["neurosim", "sweep", *sys.argv[2:]]))
+    return _finish(outcome, args.out, plots=not args.no_plots)
+
+
+def _finish(outcome, folder: str, plots: bool) -> int:
+    """Report a study run (whole or interrupted) and choose the exit status."""
+    print(f"this run: {outcome.computed} simulated, {outcome.repriced} re-priced, {outcome.failed} failed, "
+          f"{outcome.skipped} done earlier ({outcome.wall_s:.1f} s)", file=sys.stderr)
+    status = _report(folder, plots=plots)
+    if outcome.interrupted:
+        print(f"interrupted: every finished point is kept in {folder}/; rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    return status
+
+
+def _report(folder: str, plots: bool = True) -> int:
+    from .experiments.report import context_line, format_summary, write_report
+    from .experiments.store import StudyStore
+
+    if _is_comparison(folder):
+        return _compare_report(folder)
+
+    written = write_report(folder, plots=plots)
+    with StudyStore.open(folder) as store:
+        points = store.points()
+        kind = (store.meta("spec") or {}).get("kind", "train")
+        print(context_line(store, points))
+    print(format_summary(points, kind))
+    n_plots = sum(1 for k in written if k not in ("points", "tidy", "summary", "summary_txt"))
+    print(f"points.csv, results_tidy.csv, summary.csv, summary.txt and {n_plots} plots written to {folder}/")
+    return 1 if any(p.status == "failed" for p in points) else 0
+
+
+def _dry_run(spec, points, out: str) -> int:
+    from .experiments.points import repriced_axes
+    from .experiments.store import STORE_NAME, StudyStore
+
+    status: dict[str, str] = {}
+    if (Path(out) / STORE_NAME).is_file():
+        with StudyStore.open(out) as store:
+            status = {p.key: p.status for p in store.points(current_only=False)}
+    first: dict[str, int] = {}
+    simulate = 0
+    print(f"{'#':>4}  {'key':<12}  {'status':<8}  {'how':<16}  point")
+    for i, p in enumerate(points):
+        how = "simulate"
+        if p.sim_key in first and p.sim_key != p.key:
+            how = f"re-price from #{first[p.sim_key]}"
+        else:
+            first.setdefault(p.sim_key, i)
+            simulate += 1
+        print(f"{i:>4}  {p.key[:12]:<12}  {status.get(p.key, 'new'):<8}  {how:<16}  {p.label()}")
+    repriced = repriced_axes(spec)
+    done = sum(status.get(p.key) == "done" for p in points)
+    print(f"{len(points)} points: {simulate} to simulate, {len(points) - simulate} re-priced"
+          + (f" (price-only axes: {', '.join(repriced)})" if repriced else "") + f"; {done} done in {out}/ already")
+    return 0
+
+
+def _is_comparison(folder: str) -> bool:
+    from .experiments.compare import REPORT
+    from .experiments.store import StudyStore
+
+    with StudyStore.open(folder) as store:
+        return store.meta("report") == REPORT
+
+
+def _compare_report(folder: str) -> int:
+    from .experiments.compare import format_comparison, write_compare_outputs
+
+    records = write_compare_outputs(folder)
+    print(format_comparison(records) if records else "no finished runs yet")
+    print(f"records, summary.csv and plots written to {folder}/ (from the store; nothing simulated)")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .experiments.report import write_report
+
+    if _is_comparison(args.folder):
+        return _compare_report(args.folder)
+    written = write_report(args.folder)
+    plots = [p for k, p in written.items() if k not in ("points", "tidy", "summary", "summary_txt")]
+    for path in plots:
+        print(path)
+    print(f"{len(plots)} plots redrawn from {args.folder}/ (nothing simulated)")
     return 0
 
 
@@ -333,6 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="change one profile key for this run, repeatable (e.g. --set periphery.adc_bits=4 "
                             "--set crossbar.rows=64); checked like a profile file")
 
+    def study_options(p: argparse.ArgumentParser, no_plots: bool = True) -> None:
+        p.add_argument("--workers", type=_positive_int, default=None,
+                       help="worker processes (default: this machine's cores); with --scheduler local, Dask workers")
+        p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="run on a Dask cluster: 'local' starts a LocalCluster, or give a scheduler address "
+                            "(tcp://host:8786)")
+        p.add_argument("--retry-failed", action="store_true", help="run failed points again")
+        if no_plots:
+            p.add_argument("--no-plots", action="store_true", help="CSVs and tables only")
+        p.add_argument("--quiet", action="store_true", help="no progress line")
+
     def chip_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", required=True, help="shipped model name (see models/) or path to a model .toml")
         p.add_argument("--profile", default=DEFAULT_PROFILE,
@@ -417,10 +568,32 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--seed", type=int, default=0)
     p_cmp.add_argument("--param", action="append", default=[], metavar="TRAINER.KEY=VALUE",
                        help="hyper-parameter of one trainer, repeatable (e.g. --param sgd.lr=0.01)")
-    p_cmp.add_argument("--out", default="neurosim_compare", help="folder for records, CSV and plots")
-    p_cmp.add_argument("--quiet", action="store_true")
+    p_cmp.add_argument("--seeds", type=_positive_int, default=1,
+                       help="run every trainer with this many seeds (--seed, --seed + 1, ...); tables then show the "
+                            "mean and 95 %% confidence interval, plots error bars")
+    p_cmp.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="samples per step for every trainer (default: each trainer's own; per trainer: "
+                            "--param TRAINER.batch_size=N)")
+    p_cmp.add_argument("--out", default="neurosim_compare",
+                       help="folder for the store, records, CSV and plots (a rerun of the same comparison resumes)")
+    study_options(p_cmp, no_plots=False)
     set_option(p_cmp)
     p_cmp.set_defaults(func=_cmd_compare)
+
+    p_sw = sub.add_parser("sweep", help="run a study: a grid of points from a spec TOML, stored, resumable, "
+                          "parallel (or `sweep report DIR`)",
+                          description="Run the study SPEC.toml into --out DIR (a rerun resumes), or write the "
+                          "report of a study folder with `neurosim sweep report DIR`.")
+    p_sw.add_argument("target", metavar="SPEC.toml|report", help="the study spec, or 'report'")
+    p_sw.add_argument("folder", nargs="?", default=None, metavar="DIR", help="with 'report': the study folder")
+    p_sw.add_argument("--out", metavar="DIR", help="the study folder (store, CSVs, plots); a rerun resumes")
+    study_options(p_sw)
+    p_sw.add_argument("--dry-run", action="store_true", help="list the points (and which are re-priced), run none")
+    p_sw.set_defaults(func=_cmd_sweep)
+
+    p_plot = sub.add_parser("plot", help="redraw a study's (or comparison's) plots and CSVs from its store only")
+    p_plot.add_argument("folder", metavar="DIR")
+    p_plot.set_defaults(func=_cmd_plot)
     return parser
 
 

@@ -60,3 +60,7 @@ class DataError(NeurosimError, ValueError):
 
 class ExecutorError(NeurosimError, ValueError):
     """An unknown executor, or a model or request an executor cannot run."""
+
+
+class StudyError(NeurosimError, ValueError):
+    """A study spec is malformed, its folder holds another study, or its store cannot be used."""

@@ -24,7 +24,7 @@ def test_compare_from_scratch_writes_everything(tmp_path, capsys):
     with open(out / "summary.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["trainer"] for r in rows] == ["sgd", "coordinate"]
-    assert list(rows[0]) == CSV_COLUMNS
+    assert list(rows[0]) == ["trainer", "seed"] + CSV_COLUMNS[1:]
     for plot in ("accuracy_vs_writes", "worst_cell_writes", "energy_breakdown", "write_heatmap"):
         assert (out / f"{plot}.png").stat().st_size > 5_000
     # same seed, same trainer: the record of sgd matches a second run apart from wall times

@@ -11,6 +11,7 @@ then the digital registers. Trainers never call it: the training loop does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping as MappingType
 from typing import Any
 
@@ -206,6 +207,28 @@ class Chip:
     def latency_s(self) -> float:
         """Seconds for one sample through the pipeline (first input to its logits)."""
         return sum(stage_times(self.ledger, self.profile).values())
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, *, batch: int = 256,
+                 progress: Callable[[int, int], None] | None = None) -> InferenceReport:
+        """Infer ``x`` in forward calls of ``batch`` samples; the report of every inference so far with the
+        accuracy against ``y`` and the reference model's (exact, float) accuracy on the same samples.
+
+        Parameters
+        ----------
+        progress : callable, optional
+            Called after every forward call with (samples done, samples in all).
+        """
+        y = np.asarray(y)
+        n = len(x)
+        predictions = []
+        for start in range(0, n, batch):
+            predictions.append(self.predict(x[start: start + batch]))
+            if progress is not None:
+                progress(min(start + batch, n), n)
+        predicted = np.concatenate(predictions) if predictions else np.zeros(0, dtype=int)
+        accuracy = float(np.mean(predicted == y)) if n else None
+        reference = float(np.mean(self.model.predict(x) == y)) if n else None
+        return self.report(accuracy=accuracy, reference_accuracy=reference)
 
     def report(self, accuracy: float | None = None, reference_accuracy: float | None = None) -> InferenceReport:
         """Energy, latency, power and utilisation of the inferences run so far (programming and every later write

@@ -2,5 +2,6 @@
 
 from ._pyplot import pyplot
 from .floorplan import plot_floorplan
+from .study import plot_study
 
-__all__ = ["plot_floorplan", "pyplot"]
+__all__ = ["plot_floorplan", "plot_study", "pyplot"]

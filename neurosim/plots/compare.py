@@ -1,75 +1,133 @@
 """Comparison figures, drawn from run records only (never re-simulates; energies are priced from the records'
-counts)."""
+counts).
+
+Several records of one trainer (several seeds) are summarised by their mean and Student-t 95 % confidence interval
+(:func:`neurosim.record.stats.mean_ci`); one record per trainer gives the plain single-run figures.
+"""
 
 from __future__ import annotations
 
+import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from ..ledger import ENERGY_CATEGORIES
 from ..record import RunRecord
+from ..record.stats import mean_ci
 from ._pyplot import pyplot
 
+#: the ``gid`` of the context line drawn on every figure (lets tests and tools find it among ``fig.texts``)
+CONTEXT_GID = "neurosim-context"
 
-def plot_comparison(records: list[RunRecord], out_dir: str | Path) -> dict[str, Path]:
+
+def plot_comparison(records: list[RunRecord], out_dir: str | Path, *, context: str | None = None) -> dict[str, Path]:
     """Write the four comparison plots into ``out_dir``; returns their paths by name.
 
     - ``accuracy_vs_writes.png``: test accuracy against cumulative cell writes, one line per trainer;
     - ``worst_cell_writes.png``: writes of the most-written cell per trainer (log scale), lifetime annotated;
     - ``energy_breakdown.png``: training energy by category per trainer (stacked);
     - ``write_heatmap.png``: writes per weight of the largest layer, one panel per trainer (log colour scale).
+
+    Parameters
+    ----------
+    records : list of RunRecord
+        One or more records per trainer (``record.trainer["name"]``), e.g. one per seed; trainers appear in the
+        order they are first seen. A trainer with several records is drawn as the mean over them with its 95 %
+        confidence interval (error bars, or a shaded band on accuracy); the heat map shows its lowest seed's run.
+    out_dir : str or Path
+        Folder for the PNG files (created if missing).
+    context : str, optional
+        One line naming profile, data, model, seeds and batch sizes, drawn on every figure (and stored in the
+        PNG's ``Description``) so that a figure taken out of its folder still says what it shows.
+
+    Returns
+    -------
+    dict of str to Path
+        ``"accuracy_vs_writes"``, ``"worst_cell_writes"``, ``"energy_breakdown"`` and, when the records carry
+        write maps, ``"write_heatmap"``.
     """
     plt = pyplot()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = [r.trainer["name"] for r in records]
+    groups: dict[str, list[RunRecord]] = {}
+    for r in records:
+        groups.setdefault(r.trainer["name"], []).append(r)
+    names = list(groups)
+    note = _seeds_note([len(g) for g in groups.values()])
     paths = {}
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for r, name in zip(records, names):
-        pts = [(p.writes_total, p.test_accuracy) for p in r.checkpoints] or [
-            (e.writes_total, e.test_accuracy) for e in r.epochs]
-        pts = [(w, a) for w, a in pts if a is not None]
-        ax.plot([w for w, _ in pts], [100 * a for _, a in pts], marker=".", label=name)
+    for name, group in groups.items():
+        if len(group) == 1:
+            pts = _accuracy_points(group[0])
+            pts = [(w, a) for w, a in pts if a is not None]
+            ax.plot([w for w, _ in pts], [100 * a for _, a in pts], marker=".", label=name)
+            continue
+        runs = [_accuracy_points(r) for r in group]
+        length = min(len(p) for p in runs)  # runs of one trainer differ in length only if cut short
+        xs, mean, low, high = [], [], [], []
+        for i in range(length):
+            acc = mean_ci(p[i][1] for p in runs)
+            if acc.n == 0:
+                continue
+            xs.append(mean_ci(p[i][0] for p in runs).mean)
+            mean.append(100 * acc.mean)
+            # the interval of a mean of accuracies cannot leave [0, 100] %, however few the seeds
+            low.append(max(100 * acc.low, 0.0))
+            high.append(min(100 * acc.high, 100.0))
+        (line,) = ax.plot(xs, mean, marker=".", label=name)
+        ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlabel("cumulative cell writes")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title("accuracy against writes")
+    ax.set_title("accuracy against writes" + note)
     ax.legend()
     fig.tight_layout()
-    paths["accuracy_vs_writes"] = _save(fig, out_dir / "accuracy_vs_writes.png", plt)
+    paths["accuracy_vs_writes"] = _save(fig, out_dir / "accuracy_vs_writes.png", plt, context)
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    worst = [max(r.final.writes_max_cell, 0) for r in records]
-    bars = ax.bar(names, [max(w, 0.8) for w in worst], color="tab:red")
+    worst = [mean_ci(max(r.final.writes_max_cell, 0) for r in g) for g in groups.values()]
+    heights = [max(s.mean, 0.8) for s in worst]  # a bar of 0 cannot be drawn on a log scale
+    bars = ax.bar(names, heights, color="tab:red")
+    _error_bars(ax, names, heights, worst, floor=0.8)
     ax.set_yscale("log")
     ax.set_ylabel("writes of the most-written cell")
-    for bar, w, r in zip(bars, worst, records):
-        life = r.lifetime.get("lifetime_steps")
-        label = f"{w:,}\nlife {life:.1e} steps" if life is not None else f"{w:,}\nlife: no wear"
+    for bar, s, group in zip(bars, worst, groups.values()):
+        if len(group) == 1:
+            w, life = max(group[0].final.writes_max_cell, 0), group[0].lifetime.get("lifetime_steps")
+            label = f"{w:,}\nlife {life:.1e} steps" if life is not None else f"{w:,}\nlife: no wear"
+        else:
+            life = mean_ci(r.lifetime.get("lifetime_steps") for r in group)
+            label = s.format(spec=",.3g") + (f"\nlife {life.mean:.1e} steps" if life.n else "\nlife: no wear")
         ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
                     fontsize=7)
-    ax.set_title("worst-cell writes (endurance-relevant)")
+    ax.set_title("worst-cell writes (endurance-relevant)" + note)
     fig.tight_layout()
-    paths["worst_cell_writes"] = _save(fig, out_dir / "worst_cell_writes.png", plt)
+    paths["worst_cell_writes"] = _save(fig, out_dir / "worst_cell_writes.png", plt, context)
 
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    bottom = np.zeros(len(records))
+    bottom = np.zeros(len(names))
     cmap = plt.get_cmap("tab10")
-    priced = [r.energy().energy_j for r in records]  # priced now, from each record's counts
+    priced = [[r.energy().energy_j for r in g] for g in groups.values()]  # priced now, from each record's counts
     for k, cat in enumerate(ENERGY_CATEGORIES):
-        values = np.array([p.get(cat, 0.0) for p in priced])
+        values = np.array([mean_ci(p.get(cat, 0.0) for p in runs).mean for runs in priced])
         if values.any():
             ax.bar(names, values, bottom=bottom, label=cat, color=cmap(k))
             bottom += values
+    # the interval of the total, not of each category: categories of one run are correlated
+    totals = [mean_ci(sum(p.get(cat, 0.0) for cat in ENERGY_CATEGORIES) for p in runs) for runs in priced]
+    _error_bars(ax, names, list(bottom), totals)
     ax.set_ylabel("training energy (J)")
-    ax.set_title("energy by category")
+    ax.set_title("energy by category" + note)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    paths["energy_breakdown"] = _save(fig, out_dir / "energy_breakdown.png", plt)
+    paths["energy_breakdown"] = _save(fig, out_dir / "energy_breakdown.png", plt, context)
 
-    maps = [(name, r.write_map) for name, r in zip(names, records) if r.write_map]
+    several = any(len(g) > 1 for g in groups.values())
+    first = {name: min(g, key=lambda r: r.seed) for name, g in groups.items()}  # a map per run: the lowest seed's
+    maps = [(f"{name} (seed {r.seed})" if several else name, r.write_map) for name, r in first.items() if r.write_map]
     if maps:
         from matplotlib.colors import LogNorm
 
@@ -84,11 +142,64 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path) -> dict[str, 
             ax.set_xlabel(f"output (blocks of {m['block'][1]})", fontsize=7)
             ax.set_ylabel(f"input (blocks of {m['block'][0]})", fontsize=7)
         fig.colorbar(image, ax=list(axes[0]), label="writes of the most-written cell of each weight")
-        paths["write_heatmap"] = _save(fig, out_dir / "write_heatmap.png", plt)
+        paths["write_heatmap"] = _save(fig, out_dir / "write_heatmap.png", plt, context)
     return paths
 
 
-def _save(fig, path: Path, plt) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _accuracy_points(record: RunRecord) -> list[tuple[int, float | None]]:
+    """(cumulative writes, test accuracy) along a run: its checkpoints, or its epochs when it has none."""
+    return [(p.writes_total, p.test_accuracy) for p in record.checkpoints] or [
+        (e.writes_total, e.test_accuracy) for e in record.epochs]
+
+
+def _seeds_note(counts: list[int]) -> str:
+    """Title suffix saying over how many seeds bars and lines are averaged (empty for single runs)."""
+    if not counts or max(counts) < 2:
+        return ""
+    span = str(max(counts)) if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
+    return f"\nmean and 95 % CI over {span} seeds"
+
+
+def _error_bars(ax, names: list[str], heights: list[float], summaries: list, floor: float = 0.0) -> None:
+    """Black error bars from each summary's interval, on the bars of trainers with at least two records.
+
+    ``heights`` are the drawn bar tops (a summary's mean, possibly raised to ``floor`` for a log scale); the lower
+    whisker stops at ``floor`` so that it stays drawable.
+    """
+    keep = [i for i, s in enumerate(summaries) if s.n >= 2]
+    if not keep:
+        return
+    lower = [max(heights[i] - max(summaries[i].low, floor), 0.0) for i in keep]
+    upper = [max(summaries[i].high - heights[i], 0.0) for i in keep]
+    ax.errorbar([names[i] for i in keep], [heights[i] for i in keep], yerr=[lower, upper], fmt="none",
+                ecolor="black", elinewidth=1, capsize=3)
+
+
+def _add_context(fig, context: str | None):
+    """Draw ``context`` as a small line under the figure (wrapped to its width); returns the text artist."""
+    if not context:
+        return None
+    width = max(40, int(fig.get_figwidth() * 15))  # about the characters of 7-point text per inch
+    # under everything already drawn (labels may hang below the figure's edge), whatever the layout
+    bottom = min(0.0, fig.get_tightbbox(fig.canvas.get_renderer()).y0 / fig.get_figheight())
+    return fig.text(0.5, bottom - 0.01, textwrap.fill(context, width), ha="center", va="top", fontsize=7,
+                    color="0.3", gid=CONTEXT_GID)
+
+
+def _save(fig, path: Path, plt, context: str | None = None, *, tight: bool = False) -> Path:
+    """Save ``fig`` as PNG at ``path`` whole (temporary file in the same folder, then renamed) and close it.
+
+    With a ``context`` the line is drawn under the figure and stored as the PNG's ``Description``; the figure is
+    then cropped to its contents (as with ``tight``) so that the line and legends outside the axes are never cut.
+    """
+    extra: dict = {"bbox_inches": "tight"} if tight else {}
+    if _add_context(fig, context) is not None:
+        extra = {"bbox_inches": "tight", "metadata": {"Description": context}}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, dpi=110, format="png", **extra)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        plt.close(fig)
     return path

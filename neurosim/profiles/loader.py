@@ -81,6 +81,15 @@ class Profile:
         """SHA-256 of the canonical file content: equal hashes mean equal numbers."""
         return hashlib.sha256(self._raw_json.encode()).hexdigest()
 
+    @property
+    def structure_hash(self) -> str:
+        """SHA-256 of the values that change what is simulated (role ``structure``): two profiles with equal
+        structure hashes differ only in prices and labels, so a run on one re-prices exactly to the other."""
+        raw = self.to_dict()
+        structure = {path: raw[path.split(".")[0]][path.split(".")[1]]
+                     for path, role in key_roles().items() if role == "structure"}
+        return hashlib.sha256(json.dumps(structure, sort_keys=True).encode()).hexdigest()
+
     def replace(self, changes: Mapping[str, Any] | None = None, /, **more: Any) -> Profile:
         """Return a new validated profile with some keys changed (what-if studies).
 

@@ -142,6 +142,29 @@ class InferenceReport:
             "area_mm2": {"cores_in_use": self.areas_m2["cores_in_use"] * 1e6, "chip": self.areas_m2["chip"] * 1e6},
             "ledger": self.ledger, "mapping": self.mapping.to_dict()})
 
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> InferenceReport:
+        """Rebuild a report saved by :meth:`to_dict` (the priced convenience figures are recomputed, not read);
+        raises :class:`RecordError` naming what is wrong."""
+        if not isinstance(data, dict):
+            raise RecordError(f"{source}: an inference report must be a JSON object")
+        if data.get("schema") != REPORT_SCHEMA:
+            raise RecordError(f"{source}: key 'schema' must be {REPORT_SCHEMA!r} (got {data.get('schema')!r})")
+        missing = [k for k in ("profile", "model", "executor", "samples", "accuracy", "reference_accuracy",
+                               "ledger", "mapping") if k not in data]
+        if missing:
+            raise RecordError(f"{source}: missing key {missing[0]!r}")
+        try:
+            mapping = MappingReport.from_dict(data["mapping"])
+        except (KeyError, TypeError) as exc:
+            raise RecordError(f"{source}: key 'mapping' is malformed ({exc})") from None
+        report = cls(profile=data["profile"], model=data["model"], executor=data["executor"],
+                     samples=data["samples"], accuracy=data["accuracy"],
+                     reference_accuracy=data["reference_accuracy"], ledger=data["ledger"], mapping=mapping)
+        report.pricing_profile()
+        report.counts()
+        return report
+
     def save(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON (whole, then renamed)."""
         return save_json(json.dumps(self.to_dict(), indent=2, allow_nan=False), path, "inference report")

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..ledger import ENERGY_CATEGORIES
 from .run import RunRecord
+from .stats import mean_ci
 
 CSV_COLUMNS = ["trainer", "test_accuracy", "test_accuracy_before", "writes_total", "writes_max_cell",
                "write_density", "cells_failed"] + [f"energy_{c}_j" for c in ENERGY_CATEGORIES] + [
@@ -57,4 +58,50 @@ def format_table(records: list[RunRecord]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["CSV_COLUMNS", "summary_rows", "format_table"]
+#: Columns summarised over seeds (mean and 95 % confidence interval), with the scale and format they are shown in
+_OVER_SEEDS = [("test_accuracy", "test acc %", 100.0, ".2f"), ("test_accuracy_before", "acc before %", 100.0, ".2f"),
+               ("writes_total", "writes", 1.0, ".4g"), ("writes_max_cell", "worst cell", 1.0, ".3g"),
+               ("energy_total_j", "total J", 1.0, ".3g"), ("aux_memory_bytes", "aux bytes", 1.0, ".4g"),
+               ("lifetime_steps", "lifetime", 1.0, ".3g"), ("wall_time_s", "wall s", 1.0, ".2g")]
+
+
+def _by_trainer(records: list[RunRecord]) -> dict[str, list[dict[str, Any]]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in summary_rows(records):
+        groups.setdefault(row["trainer"], []).append(row)
+    return groups
+
+
+def summary_rows_over_seeds(records: list[RunRecord]) -> list[dict[str, Any]]:
+    """One dict per trainer: the number of seeds, and for every numeric :data:`CSV_COLUMNS` column its mean and the
+    bounds of its 95 % confidence interval over the seeds (``COLUMN_mean``, ``COLUMN_ci_low``, ``COLUMN_ci_high``;
+    see :mod:`neurosim.record.stats`)."""
+    out = []
+    for trainer, rows in _by_trainer(records).items():
+        row: dict[str, Any] = {"trainer": trainer, "seeds": len(rows)}
+        for column in CSV_COLUMNS[1:]:
+            s = mean_ci(r[column] for r in rows)
+            row.update({f"{column}_mean": s.mean, f"{column}_ci_low": s.low, f"{column}_ci_high": s.high})
+        out.append(row)
+    return out
+
+
+def format_table_over_seeds(records: list[RunRecord]) -> str:
+    """The results table over seeds: per trainer, each figure as ``mean +- half-width`` of its 95 % confidence
+    interval (Student's t over the seeds); ``lifetime`` is in update steps."""
+    online = any("scenario" in r.run_info for r in records)
+    columns = [c for c in _OVER_SEEDS if online or c[0] != "test_accuracy_before"]
+    groups = _by_trainer(records)
+    cells = [["trainer", "seeds"] + [c[1] for c in columns]]
+    for trainer, rows in groups.items():
+        cells.append([trainer, str(len(rows))] + [mean_ci(r[key] for r in rows).format(scale, spec)
+                                                  for key, _, scale, spec in columns])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in cells]
+    lines.append("mean +- half-width of the 95 % confidence interval over seeds (Student's t); lifetime in update "
+                 "steps ('-': no cell wears)")
+    return "\n".join(lines)
+
+
+__all__ = ["CSV_COLUMNS", "summary_rows", "format_table", "summary_rows_over_seeds", "format_table_over_seeds"]
