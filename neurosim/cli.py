@@ -266,12 +266,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.out is None:
         raise StudyError(f"--out DIR is required: the folder that holds study {spec.name!r} (its store, CSVs and "
                          "plots); a rerun with the same folder resumes")
+    from .experiments.engines import make_engine
+
     points = expand(spec)
     if args.dry_run:
         return _dry_run(spec, points, args.out)
+    make_engine(args.workers, args.scheduler)  # check the options before saying anything
     print(f"study {spec.name!r} ({spec.kind}): {len(points)} points into {args.out}/", file=sys.stderr)
     outcome = run_study(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         retry_failed=args.retry_failed, progress=not args.quiet, points=points,
+                        reprice=not args.no_reprice,
                         command=" ".join(["neurosim", "sweep", *sys.argv[2:]]))
     return _finish(outcome, args.out, plots=not args.no_plots)
 
@@ -589,6 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_sw.add_argument("--out", metavar="DIR", help="the study folder (store, CSVs, plots); a rerun resumes")
     study_options(p_sw)
     p_sw.add_argument("--dry-run", action="store_true", help="list the points (and which are re-priced), run none")
+    p_sw.add_argument("--no-reprice", action="store_true",
+                      help="simulate every point, also those that differ from another only in prices")
     p_sw.set_defaults(func=_cmd_sweep)
 
     p_plot = sub.add_parser("plot", help="redraw a study's (or comparison's) plots and CSVs from its store only")

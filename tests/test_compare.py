@@ -85,3 +85,75 @@ def test_compare_bad_input_is_a_clean_error(argv, message, capsys, tmp_path):
     assert main(argv + ["--out", str(tmp_path / "x"), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_compare_with_seeds_shows_means_and_intervals(tmp_path, capsys):
+    out = tmp_path / "seeds"
+    assert main(["compare", "--trainers", "sgd", "coordinate", "--model", "64-16-10", "--epochs", "1",
+                 "--seeds", "3", "--batch-size", "32", "--param", "coordinate.batch_size=64", "--out", str(out),
+                 "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "mean +- half-width of the 95 % confidence interval over seeds" in printed
+    assert printed.splitlines()[1].split()[:2] == ["sgd", "3"]
+    records = {(r.trainer["name"], r.seed): r for r in map(load_record, out.glob("*_seed*.json"))}
+    assert sorted(records) == [("coordinate", s) for s in range(3)] + [("sgd", s) for s in range(3)]
+    assert {r.batch_size for (t, _), r in records.items() if t == "sgd"} == {32}
+    assert {r.batch_size for (t, _), r in records.items() if t == "coordinate"} == {64}
+    assert len({r.final.writes_total for (t, _), r in records.items() if t == "sgd"}) > 1  # seeds differ
+    with open(out / "summary_over_seeds.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["trainer"], r["seeds"]) for r in rows] == [("sgd", "3"), ("coordinate", "3")]
+    accuracies = [records[("sgd", s)].final.test_accuracy for s in range(3)]
+    assert float(rows[0]["test_accuracy_mean"]) == pytest.approx(sum(accuracies) / 3)
+    assert float(rows[0]["test_accuracy_ci_low"]) < float(rows[0]["test_accuracy_mean"])
+    with open(out / "summary.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 6
+
+
+def test_compare_into_the_folder_of_another_comparison_is_refused(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    base = ["compare", "--trainers", "sgd", "--model", "64-16-10", "--epochs", "1", "--out", str(out), "--quiet"]
+    assert main(base) == 0
+    assert main(base[:-1] + ["--trainers", "sgd", "bitflip", "--quiet"]) == 0  # more trainers: the same study
+    capsys.readouterr()
+    assert main(base + ["--profile", "pcm"]) == 1
+    err = capsys.readouterr().err
+    assert "holds study 'compare'" in err and "another --out" in err
+
+
+def test_ctrl_c_on_compare_keeps_every_finished_record_and_a_rerun_resumes(tmp_path):
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "cmp"
+    argv = [sys.executable, "-m", "neurosim", "compare", "--model", "64-32-10", "--epochs", "2", "--workers", "1",
+            "--out", str(out)]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = out / "study.sqlite"
+    deadline = time.time() + 120
+    done = 0
+    while done < 2 and time.time() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+        try:
+            with sqlite3.connect(store) as db:
+                done = db.execute("SELECT COUNT(*) FROM points WHERE status = 'done'").fetchone()[0]
+        except sqlite3.OperationalError:
+            done = 0
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "rerun the same command to resume" in stderr and "Traceback" not in stderr
+    kept = sorted(out.glob("*.json"))
+    assert 2 <= len(kept) < 5
+    for path in kept:
+        assert load_record(path).final.writes_total >= 0  # whole, readable records
+    rerun = subprocess.run(argv + ["--quiet"], capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(list(out.glob("*.json"))) == 5
+    with sqlite3.connect(store) as db:
+        outcomes = [row[0] for row in db.execute("SELECT outcome FROM runs ORDER BY run_id")]
+    assert outcomes == ["interrupted", "finished"]

@@ -38,23 +38,36 @@ def test_bench_memory_runs_small():
     assert all(r[1] > 0 and r[2] > 0 for r in rows)
 
 
-def test_design_space_example_runs_and_every_knob_moves_its_figures(tmp_path, capsys):
-    plot, table = tmp_path / "design.png", tmp_path / "design.csv"
-    rows = _load(ROOT / "examples" / "design_space.py")["main"](
-        ["--model", "digits_mlp", "--data", "digits", "--n", "150", "--profiles", "rram_hfo2", "sram", "--adc-bits",
-         "4", "8", "--crossbars", "32", "64", "--plot", str(plot), "--csv", str(table)])
-    assert len(rows) == 8 and plot.stat().st_size > 20_000 and len(table.read_text().splitlines()) == 9
-    by = {(r["profile"], r["crossbar"], r["adc_bits"]): r for r in rows}
+def test_chip_designer_study_runs_and_every_knob_moves_its_figures(tmp_path):
+    """examples/chip_designer.toml as shipped (36 points on MNIST), then run small on digits: every knob moves
+    the figures it should."""
+    import tomllib
+
+    from neurosim.experiments import load_study_spec, run_study, study_spec_from_dict
+    from neurosim.experiments.report import write_report
+
+    path = ROOT / "examples" / "chip_designer.toml"
+    spec = load_study_spec(path)
+    assert spec.kind == "infer" and spec.fixed["model"] == "mnist_cnn" and spec.fixed["data"] == "mnist"
+    assert [len(values) for _, values in spec.axes] == [4, 3, 3]  # technologies x ADC bits x crossbars: 36
+    raw = tomllib.loads(path.read_text())
+    raw.update(model="digits_mlp", data="digits", samples=150)
+    raw["axes"] = {"profile": ["rram_hfo2", "sram"], "periphery.adc_bits": [4, 8]}
+    raw["zip"] = {"crossbar": {"crossbar.rows": [32, 64], "crossbar.cols": [32, 64]}}
+    outcome = run_study(study_spec_from_dict(raw, source="small"), tmp_path / "s", workers=2, progress=False)
+    assert outcome.computed == 8 and outcome.failed == 0
+    by = {(p.axes["profile"], p.axes["crossbar.rows"], p.axes["periphery.adc_bits"]): p.metrics
+          for p in outcome.points}
     for name in ("rram_hfo2", "sram"):
         for size in (32, 64):
-            # a wider ADC costs more and is no less accurate
+            # a wider ADC costs more
             assert by[(name, size, 8)]["energy_per_inference_j"] > by[(name, size, 4)]["energy_per_inference_j"]
-        # smaller crossbars need more tiles
-        assert by[(name, 32, 8)]["tiles"] > by[(name, 64, 8)]["tiles"]
+            assert by[(name, size, 8)]["area_mm2"] > by[(name, size, 4)]["area_mm2"]
     assert by[("rram_hfo2", 64, 8)]["accuracy"] >= by[("rram_hfo2", 64, 4)]["accuracy"]
     assert by[("sram", 64, 8)]["accuracy"] == by[("sram", 64, 4)]["accuracy"]  # a digital readout does not round
-    assert all(r["tops_per_w"] > 0 and r["area_mm2"] > 0 for r in rows)
-    assert "TOPS/W" in capsys.readouterr().out
+    assert all(m["tops_per_w"] > 0 and m["area_mm2"] > 0 for m in by.values())
+    written = write_report(tmp_path / "s")
+    assert written["pareto_accuracy_vs_energy_per_inference_j"].stat().st_size > 10_000
 
 
 def test_bench_inference_runs_small():

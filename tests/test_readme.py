@@ -11,7 +11,8 @@ import pytest
 
 import neurosim
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
 
 
 def _blocks(lang: str) -> list[str]:
@@ -33,13 +34,29 @@ def test_python_blocks_run_and_print_what_readme_says():
 
 
 def test_toml_example_validates(tmp_path):
-    (toml,) = _blocks("toml")
+    (toml,) = [b for b in _blocks("toml") if "kind =" not in b]
     path = tmp_path / "my.toml"
     path.write_text(toml)
     profile = neurosim.load_profile(path)
     assert profile.name == "rram_low_endurance"
     assert profile.device.endurance_cycles == 1e4
     assert profile.device.set_energy_j == neurosim.load_profile("rram_hfo2").device.set_energy_j
+
+
+def test_study_spec_example_loads_and_expands_as_readme_says(tmp_path):
+    from neurosim.experiments import load_study_spec
+    from neurosim.experiments.points import expand, repriced_axes
+
+    (toml,) = [b for b in _blocks("toml") if "kind =" in b]
+    path = tmp_path / "study.toml"
+    path.write_text(toml)
+    spec = load_study_spec(path)
+    points = expand(spec)
+    # sgd: 2 ADC widths x 2 learning rates x 2 prices x 2 crossbars; coordinate: the same without the rates; 3 seeds
+    assert len(points) == 3 * (16 + 8)
+    assert repriced_axes(spec) == ["device.set_energy_pj"]
+    assert len({p.sim_key for p in points}) == len(points) // 2
+    assert {p.task["batch_size"] for p in points if p.task["trainer"] == "sgd"} == {32}
 
 
 def test_profile_table_lists_every_shipped_profile():
@@ -84,6 +101,7 @@ def test_console_examples_print_what_readme_shows(command, expected, tmp_path, m
     from neurosim.cli import main
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")  # the shipped study specs, by their README paths
     assert main(shlex.split(command)[1:]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert printed == expected

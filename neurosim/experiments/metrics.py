@@ -87,16 +87,33 @@ PARETO: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def load_result(kind: str, record: dict[str, Any]) -> Any:
+    """A point's record as its object (:class:`RunRecord`, :class:`InferenceReport`, or the mapping record dict),
+    checked; raises :class:`~neurosim.record.RecordError` for a malformed one."""
+    if kind in _TRAIN:
+        return RunRecord.from_dict(record, source="study point")
+    if kind == "infer":
+        return InferenceReport.from_dict(record, source="study point")
+    if kind == "map":
+        return record
+    raise ValueError(f"unknown study kind {kind!r}")
+
+
 def metrics_of(kind: str, record: dict[str, Any]) -> dict[str, float | None]:
     """The headline metrics of a point's record (priced under the record's embedded profile)."""
+    return metrics_of_result(kind, load_result(kind, record))
+
+
+def metrics_of_result(kind: str, result: Any) -> dict[str, float | None]:
+    """The headline metrics of a loaded result (see :func:`load_result`)."""
     if kind in _TRAIN:
-        row = summary_rows([RunRecord.from_dict(record, source="study point")])[0]
+        row = summary_rows([result])[0]
         return {k: _number(row[k]) for k in ("test_accuracy", "test_accuracy_before", "writes_total",
                                              "writes_max_cell", "write_density", "cells_failed", "energy_total_j",
                                              "energy_write_j", "power_w", "aux_memory_bytes", "lifetime_steps",
                                              "wall_time_s")}
     if kind == "infer":
-        report = InferenceReport.from_dict(record, source="study point")
+        report = result
         per = report.energy_per_inference_j
         total = math.fsum(per.values())
         areas = report.areas_m2
@@ -107,8 +124,8 @@ def metrics_of(kind: str, record: dict[str, Any]) -> dict[str, float | None]:
                 "tops_per_mm2": report.tops_per_mm2, "area_mm2": areas["cores_in_use"] * 1e6,
                 "chip_area_mm2": areas["chip"] * 1e6}
     if kind == "map":
-        mapping = MappingReport.from_dict(record["mapping"])
-        areas = mapping.areas_m2(profile_of(record["profile"], "study point").costs)
+        mapping = MappingReport.from_dict(result["mapping"])
+        areas = mapping.areas_m2(profile_of(result["profile"], "study point").costs)
         return {"tiles": sum(r.tiles for r in mapping.layers), "cores_used": mapping.cores_used,
                 "cell_utilisation": mapping.cells_used / mapping.cells_allocated if mapping.cells_allocated else None,
                 "flit_hops": mapping.flit_hops, "area_mm2": areas["cores_in_use"] * 1e6,
@@ -116,13 +133,24 @@ def metrics_of(kind: str, record: dict[str, Any]) -> dict[str, float | None]:
     raise ValueError(f"unknown study kind {kind!r}")
 
 
+def reprice_result(kind: str, result: Any, record: dict[str, Any], profile) -> tuple[Any, dict[str, Any]]:
+    """A simulated point's result (loaded, and its record dict) priced under ``profile``: the new result and its
+    record dict. Exact; refuses a profile that differs in structure, naming the key.
+
+    A run record's dict is the source's with the embedded profile swapped (what :meth:`RunRecord.reprice` does,
+    without writing out hundreds of kilobytes of unchanged counts again)."""
+    if kind in _TRAIN:
+        repriced = result.reprice(profile)
+        return repriced, {**record, "profile": repriced.profile}
+    if kind == "infer":
+        repriced = result.reprice(profile)
+        return repriced, repriced.to_dict()
+    raise ValueError(f"points of kind {kind!r} are not re-priced")
+
+
 def reprice_record(kind: str, record: dict[str, Any], profile) -> dict[str, Any]:
     """A simulated point's record priced under ``profile`` (exact; refuses a structural difference by name)."""
-    if kind in _TRAIN:
-        return RunRecord.from_dict(record, source="study point").reprice(profile).to_dict()
-    if kind == "infer":
-        return InferenceReport.from_dict(record, source="study point").reprice(profile).to_dict()
-    raise ValueError(f"points of kind {kind!r} are not re-priced")
+    return reprice_result(kind, load_result(kind, record), record, profile)[1]
 
 
 def _number(value: Any) -> float | None:
@@ -132,4 +160,5 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-__all__ = ["Metric", "METRICS", "HEADLINE", "PARETO", "metrics_of", "reprice_record"]
+__all__ = ["Metric", "METRICS", "HEADLINE", "PARETO", "metrics_of", "metrics_of_result", "load_result",
+           "reprice_result", "reprice_record"]

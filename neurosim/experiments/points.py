@@ -13,6 +13,7 @@ Mapping points are always run (mapping is cheap and its report is priced on read
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -25,7 +26,7 @@ from .._version import __version__
 from ..data import load_dataset
 from ..errors import NeurosimError, StudyError
 from ..nn import load_model
-from ..nn.spec import architecture_from_spec, is_spec
+from ..nn.spec import architecture_from_spec, is_spec, model_from_spec
 from ..profiles import Profile, load_profile
 from ..profiles.schema import key_roles
 from ..training import make_trainer, trainer_class
@@ -124,14 +125,28 @@ def model_identity(model: str) -> str:
 
 
 def _loaded_model_hash(model: str) -> str:
-    m = load_model(model)
-    h = hashlib.sha256(json.dumps([m.name, list(m.input_shape)]).encode())
-    for layer in m.layers:
-        h.update(layer.kind.encode())
-        for attr in ("codes", "bias", "scale", "weight_bits", "activation"):
-            if hasattr(layer, attr):
-                h.update(np.ascontiguousarray(np.asarray(getattr(layer, attr))).tobytes())
+    """A digest of everything a model holds (every attribute of the model and of each layer, arrays with their
+    shape and type), so that no edit of a model file goes unnoticed."""
+    h = hashlib.sha256()
+    _digest_value(h, load_model(model))
     return h.hexdigest()
+
+
+def _digest_value(h, value: Any) -> None:
+    if isinstance(value, np.ndarray):
+        h.update(f"array{value.shape}{value.dtype.str}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, (list, tuple)):
+        h.update(f"{type(value).__name__}{len(value)}".encode())
+        for v in value:
+            _digest_value(h, v)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        h.update(type(value).__name__.encode())
+        for f in dataclasses.fields(value):
+            h.update(f.name.encode())
+            _digest_value(h, getattr(value, f.name))
+    else:
+        h.update(repr(value).encode())
 
 
 def _digest(data: dict[str, Any]) -> str:
@@ -145,7 +160,7 @@ class _Resolver:
         self.spec = spec
         self._profiles: dict[str, Profile] = {}
         self._models: dict[str, str] = {}
-        self._shapes: dict[tuple[str, str], None] = {}
+        self._shapes: dict[tuple, None] = {}
 
     def _fail(self, assignment: dict[str, Any], seed: int, exc: Exception) -> StudyError:
         where = ", ".join(f"{k}={v}" for k, v in assignment.items()) or "the fixed settings"
@@ -197,19 +212,35 @@ class _Resolver:
     def _model_id(self, model: str) -> str:
         if model not in self._models:
             if is_spec(model):
+                if self.spec.kind in ("map", "infer"):
+                    raise StudyError(f"kind {self.spec.kind!r} needs a trained model (a shipped model name or a "
+                                     f"model file), not the layer sizes {model!r} of a fresh one")
                 architecture_from_spec(model)  # raises on a malformed spec
             self._models[model] = model_identity(model)
         return self._models[model]
 
     def _check_shapes(self, fixed: dict[str, Any]) -> None:
-        """An inference study's data must fit its model (checked once per pair, before any work)."""
-        if self.spec.kind != "infer" or (fixed["data"], fixed["model"]) in self._shapes:
+        """The data must fit the model, and an online scenario's ranges the data (checked once per combination,
+        before any work: otherwise every point would fail when it runs)."""
+        if self.spec.kind == "map":
             return
-        data, model = load_dataset(fixed["data"]), load_model(fixed["model"])
-        if data.input_shape != model.input_shape:
-            raise StudyError(f"data set {data.name!r} has samples of shape {data.input_shape}, model "
-                             f"{model.name!r} expects {model.input_shape}")
-        self._shapes[(fixed["data"], fixed["model"])] = None
+        ranges = tuple(tuple(fixed[k]) if fixed.get(k) else None for k in RANGES)
+        pair = (fixed["data"], fixed["model"], ranges)
+        if pair in self._shapes:
+            return
+        data = load_dataset(fixed["data"])
+        if is_spec(fixed["model"]):
+            model_from_spec(fixed["model"], data.input_shape, data.n_classes)  # raises naming the mismatch
+        else:
+            model = load_model(fixed["model"])
+            if data.input_shape != model.input_shape:
+                raise StudyError(f"data set {data.name!r} has samples of shape {data.input_shape}, model "
+                                 f"{model.name!r} expects {model.input_shape}")
+        total = len(data.x_train) + len(data.x_test)
+        for key, span in zip(RANGES, ranges):
+            if span is not None and span[1] > total:
+                raise StudyError(f"{key} {list(span)} ends beyond the {total} samples of data set {data.name!r}")
+        self._shapes[pair] = None
 
     def _task(self, fixed: dict[str, Any], params: dict[str, dict[str, Any]], trainer: str | None,
               seed: int) -> dict[str, Any]:

@@ -127,8 +127,9 @@ class StudySpec:
         return [k for keys, _ in self.axes for k in keys]
 
     def identity(self) -> dict[str, Any]:
-        """What makes two specs the same study: everything but the values of the axes, the trainers and the seeds
-        (adding values resumes a study; changing anything else is another study)."""
+        """What makes two specs the same study: everything but the description and the values of the axes, the
+        trainers and the seeds (adding values resumes a study; changing anything else, the order of the axes
+        included, is another study)."""
         fixed = {k: (v.content_hash if isinstance(v, Profile) else v) for k, v in self.fixed.items()}
         return {"name": self.name, "kind": self.kind, "fixed": fixed, "set": self.settings, "params": self.params,
                 "axes": [list(keys) for keys, _ in self.axes]}
@@ -194,9 +195,6 @@ def study_spec_from_dict(raw: dict[str, Any], source: str = "<dict>", folder: Pa
             raise StudyError(f"{where}: key {key!r} does not apply to kind {kind!r} (only to 'adapt')")
         if kind == "adapt":
             fixed[key] = _range(raw.get(key), where, key)
-    axes_table = raw.get("axes") if isinstance(raw.get("axes"), dict) else {}
-    if kind in ("map", "infer") and "model" not in raw and "model" not in axes_table:
-        raise StudyError(f"{where}: key 'model' is required for kind {kind!r} (a shipped model name or a path)")
     seeds = _seeds(raw.get("seeds", 1), where)
     trainers = _trainers(raw, kind, where)
     settings = _table(raw, "set", where)
@@ -204,6 +202,8 @@ def study_spec_from_dict(raw: dict[str, Any], source: str = "<dict>", folder: Pa
         _check_profile_key(key, where, "set")
     params = _params(raw, trainers, where)
     axes = _axes(raw, kind, allowed, trainers, where, folder)
+    if kind in ("map", "infer") and "model" not in raw and "model" not in [k for keys, _ in axes for k in keys]:
+        raise StudyError(f"{where}: key 'model' is required for kind {kind!r} (a shipped model name or a path)")
     return StudySpec(name=name, kind=kind, fixed=fixed, seeds=seeds, trainers=trainers, settings=settings,
                      params=params, axes=axes, description=description, source=source)
 
@@ -253,15 +253,22 @@ def _range(value: Any, where: str, key: str) -> list[int] | None:
     return list(value)
 
 
+MAX_SEEDS = 10_000
+MAX_SEED = 2**32 - 1  # what numpy's generators and the data splits take
+
+
 def _seeds(value: Any, where: str) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise StudyError(f"{where}: key 'seeds' must be a count >= 1 or a list of integers (got {value!r})")
+        if not 1 <= value <= MAX_SEEDS:
+            raise StudyError(f"{where}: key 'seeds' must be a count in [1, {MAX_SEEDS}] or a list of integers (got "
+                             f"{value!r})")
         return tuple(range(value))
     if isinstance(value, list) and value:
+        if len(value) > MAX_SEEDS:
+            raise StudyError(f"{where}: key 'seeds' lists {len(value)} seeds; at most {MAX_SEEDS}")
         for i, s in enumerate(value):
-            if not isinstance(s, int) or isinstance(s, bool):
-                raise StudyError(f"{where}: key 'seeds'[{i}] must be an integer (got {shown(s)})")
+            if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED:
+                raise StudyError(f"{where}: key 'seeds'[{i}] must be an integer in [0, 2**32 - 1] (got {shown(s)})")
         if len(set(value)) != len(value):
             raise StudyError(f"{where}: key 'seeds' lists a seed twice (got {value!r})")
         return tuple(value)
@@ -281,7 +288,7 @@ def _trainers(raw: dict, kind: str, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise StudyError(f"{where}: key 'trainers' must be a non-empty list of trainer names (got {shown(value)})")
     for i, name in enumerate(value):
-        if name not in TRAINERS:
+        if not isinstance(name, str) or name not in TRAINERS:
             close = difflib.get_close_matches(str(name), sorted(TRAINERS), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise StudyError(f"{where}: key 'trainers'[{i}] must be one of {', '.join(sorted(TRAINERS))} "
@@ -337,15 +344,16 @@ def axis_kind(key: str) -> str:
     return "profile" if key.partition(".")[0] in SECTIONS else "param"
 
 
-def _axis_values(key: str, values: Any, where: str, allowed: tuple[str, ...], trainers: tuple[str, ...],
-                 folder: Path | None) -> list[Any]:
+def _axis_values(key: str, values: Any, where: str, kind: str, allowed: tuple[str, ...], trainers: tuple[str, ...],
+                 folder: Path | None, unique: bool = True) -> list[Any]:
     label = f"axes.{key}" if "." not in key else f"axes.'{key}'"
     if not isinstance(values, list) or not values:
         raise StudyError(f"{where}: {label} must be a non-empty list of values (got {shown(values)})")
     head, _, tail = key.partition(".")
     if key in FIELDS:
         if key not in allowed:
-            raise StudyError(f"{where}: axis {key!r} does not apply to this kind (its settings: {', '.join(allowed)})")
+            raise StudyError(f"{where}: axis {key!r} does not apply to kind {kind!r} (its settings: "
+                             f"{', '.join(allowed)})")
         out = [_relative(key, _checked(FIELDS[key], v, where, f"{label}[{i}]"), folder)
                for i, v in enumerate(values)]
     elif head in SECTIONS:
@@ -367,7 +375,7 @@ def _axis_values(key: str, values: Any, where: str, allowed: tuple[str, ...], tr
                                                                                         "trainers") else ""
         raise _unknown(where, f"axes.{key}", [f"axes.{v}" for v in valid],
                        f"a setting, a dotted profile key or TRAINER.PARAM{hint}")
-    if len({json.dumps(v, sort_keys=True) for v in out}) != len(out):
+    if unique and len({json.dumps(v, sort_keys=True) for v in out}) != len(out):
         raise StudyError(f"{where}: {label} lists a value twice (got {shown(values)})")
     return out
 
@@ -377,17 +385,21 @@ def _axes(raw: dict, kind: str, allowed: tuple[str, ...], trainers: tuple[str, .
     axes: list[tuple[tuple[str, ...], list[tuple[Any, ...]]]] = []
     seen: set[str] = set()
     for key, values in _table(raw, "axes", where).items():
-        axes.append(((key,), [(v,) for v in _axis_values(key, values, where, allowed, trainers, folder)]))
+        axes.append(((key,), [(v,) for v in _axis_values(key, values, where, kind, allowed, trainers, folder)]))
         seen.add(key)
     for group, table in _table(raw, "zip", where).items():
         if not isinstance(table, dict) or len(table) < 2:
             raise StudyError(f"{where}: [zip.{group}] must be a table of at least two keys with equal-length lists "
                              f"(got {shown(table)})")
-        columns = {k: _axis_values(k, v, where, allowed, trainers, folder) for k, v in table.items()}
+        columns = {k: _axis_values(k, v, where, kind, allowed, trainers, folder, unique=False)
+                   for k, v in table.items()}
         lengths = {k: len(v) for k, v in columns.items()}
         if len(set(lengths.values())) != 1:
             raise StudyError(f"{where}: [zip.{group}] lists must have equal lengths (got "
                              + ", ".join(f"{k}: {n}" for k, n in lengths.items()) + ")")
+        rows = [json.dumps(row, sort_keys=True) for row in zip(*columns.values())]
+        if len(set(rows)) != len(rows):
+            raise StudyError(f"{where}: [zip.{group}] lists the same combination of values twice")
         for k in columns:
             if k in seen:
                 raise StudyError(f"{where}: key {k!r} is varied twice (in [axes] or another [zip] group)")

@@ -68,6 +68,7 @@ class StudyStore:
     def __init__(self, path: Path, connection: sqlite3.Connection):
         self.path = path
         self._db = connection
+        self._batched = False
 
     # ---------------------------------------------------------------------------------------------- opening
     @classmethod
@@ -98,8 +99,14 @@ class StudyStore:
         if not path.exists() and folder.is_dir() and any(folder.iterdir()):
             raise StudyError(f"--out {folder}: holds files but no study ({STORE_NAME}); choose an empty or new "
                              "folder, so that nothing of yours is mixed with or overwritten by the study's files")
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StudyError(f"--out {folder}: cannot create the study folder ({exc.strerror or exc})") from None
+        existed = path.exists()
         store = cls(path, _connect(path))
+        if existed:
+            store.check()  # a file of the name that is not a study store is refused, never written into
         store._create(identity)
         return store.check()
 
@@ -107,10 +114,12 @@ class StudyStore:
         try:
             schema = self.meta("schema")
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise StudyError(f"{self.path}: not a neurosim study store ({exc})") from None
         if schema != STORE_SCHEMA:
-            raise StudyError(f"{self.path}: store schema {schema!r}; this neurosim ({__version__}) reads "
-                             f"{STORE_SCHEMA!r}")
+            self._db.close()
+            what = "not a neurosim study store" if schema is None else f"store schema {schema!r}"
+            raise StudyError(f"{self.path}: {what}; this neurosim ({__version__}) reads {STORE_SCHEMA!r}")
         return self
 
     def _create(self, identity: dict[str, Any]) -> None:
@@ -121,7 +130,7 @@ class StudyStore:
                 seed INTEGER NOT NULL, label TEXT NOT NULL, current INTEGER NOT NULL DEFAULT 1,
                 status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
                 error TEXT, attempts INTEGER NOT NULL DEFAULT 0, run_id INTEGER, worker TEXT, started REAL,
-                finished REAL, wall_s REAL, repriced_from TEXT, {_METRIC_COLUMNS}, record TEXT)""")
+                finished REAL, wall_s REAL, repriced_from TEXT, {_METRIC_COLUMNS}, record TEXT, record_patch TEXT)""")
             db.execute("""CREATE TABLE IF NOT EXISTS runs (
                 run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL, command TEXT,
                 engine TEXT, outcome TEXT, computed INTEGER NOT NULL DEFAULT 0, repriced INTEGER NOT NULL DEFAULT 0,
@@ -213,16 +222,28 @@ class StudyStore:
                            [(k,) for k in keys])
 
     def finish(self, key: str, run_id: int, record: dict[str, Any], metrics: dict[str, float | None],
-               wall_s: float, worker: str | None, repriced_from: str | None = None) -> None:
-        """Store a finished point: its record, metrics and provenance, in one transaction."""
+               wall_s: float, worker: str | None, repriced_from: str | None = None,
+               source: dict[str, Any] | None = None) -> None:
+        """Store a finished point: its record, metrics and provenance, in one transaction.
+
+        A re-priced point (``repriced_from`` the key of the simulated point, ``source`` that point's record) is
+        stored as the top-level keys in which its record differs from the source's (the embedded profile, and an
+        inference report's priced figures): :meth:`record` rebuilds it exactly, and the store does not hold the
+        same counts twice."""
         columns = [m for m in METRICS if m in metrics]
         values = [_finite(metrics[m]) for m in columns]
         assignments = "".join(f", {m} = ?" for m in columns)
+        if repriced_from is not None and source is not None:
+            patch = {k: v for k, v in record.items() if k not in source or source[k] != v}
+            whole, patch = None, json.dumps(patch, allow_nan=False)
+            if set(source) - set(record):
+                whole, patch = json.dumps(record, allow_nan=False), None
+        else:
+            whole, patch = json.dumps(record, allow_nan=False), None
         with self._tx() as db:
             db.execute(f"UPDATE points SET status = 'done', error = NULL, run_id = ?, worker = ?, finished = ?, "
-                       f"wall_s = ?, repriced_from = ?, record = ?{assignments} WHERE key = ?",
-                       [run_id, worker, time.time(), wall_s, repriced_from,
-                        json.dumps(record, allow_nan=False), *values, key])
+                       f"wall_s = ?, repriced_from = ?, record = ?, record_patch = ?{assignments} WHERE key = ?",
+                       [run_id, worker, time.time(), wall_s, repriced_from, whole, patch, *values, key])
 
     def fail(self, key: str, run_id: int, error: str, wall_s: float | None, worker: str | None) -> None:
         with self._tx() as db:
@@ -244,8 +265,20 @@ class StudyStore:
         return out
 
     def record(self, key: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT record FROM points WHERE key = ?", (key,)).fetchone()
-        return None if row is None or row[0] is None else json.loads(row[0])
+        """A done point's whole record (None for a point that has none)."""
+        row = self._db.execute("SELECT record, record_patch, repriced_from FROM points WHERE key = ?",
+                               (key,)).fetchone()
+        if row is None:
+            return None
+        if row[0] is not None:
+            return json.loads(row[0])
+        if row[1] is None or row[2] is None:
+            return None
+        source = self.record(row[2])
+        if source is None:
+            raise StudyError(f"{self.path}: point {key[:12]} was re-priced from point {row[2][:12]}, whose record "
+                             "is missing; rerun with a fresh --out")
+        return {**source, **json.loads(row[1])}
 
     def status_counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, COUNT(*) FROM points WHERE current = 1 GROUP BY status").fetchall()
@@ -265,7 +298,24 @@ class StudyStore:
         self.close()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the changes made inside into one transaction (e.g. many re-priced points: one commit, one sync
+        to disk, instead of one each); nested calls join the outer batch."""
+        if self._batched:
+            yield
+            return
+        with self._tx():
+            self._batched = True
+            try:
+                yield
+            finally:
+                self._batched = False
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self._batched:  # inside a batch: its transaction commits
+            yield self._db
+            return
         try:
             with self._db:  # one transaction: committed whole or rolled back
                 yield self._db

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from ..errors import NeurosimError
 from .engines import make_engine
-from .metrics import metrics_of, reprice_record
+from .metrics import load_result, metrics_of_result, reprice_result
 from .points import REPRICEABLE_KINDS, Point, expand, repriced_axes
 from .spec import StudySpec
 from .store import StoredPoint, StudyStore
@@ -107,7 +107,7 @@ class _Stop(Exception):
 
 def run_study(spec: StudySpec, out_dir: str | Path, *, workers: int | None = None, scheduler: str | None = None,
               retry_failed: bool = False, progress: bool | StudyProgress = True, command: str = "",
-              on_done: OnDone | None = None, points: list[Point] | None = None) -> SweepOutcome:
+              on_done: OnDone | None = None, points: list[Point] | None = None, reprice: bool = True) -> SweepOutcome:
     """Run every pending point of ``spec`` into the study folder ``out_dir``.
 
     Parameters
@@ -123,6 +123,9 @@ def run_study(spec: StudySpec, out_dir: str | Path, *, workers: int | None = Non
         Called in the coordinator with (point, record dict) as each point finishes (e.g. to save its record).
     points : list of Point, optional
         The expansion of ``spec`` if the caller already made it.
+    reprice : bool
+        Re-price points that differ from a simulated one only in prices (default); False simulates every point
+        (to check the re-pricing, or to time it).
 
     Raises
     ------
@@ -151,7 +154,7 @@ def run_study(spec: StudySpec, out_dir: str | Path, *, workers: int | None = Non
         outcome.skipped = sum(p.status == "done" for p in stored.values())
         show = progress if isinstance(progress, StudyProgress) else (
             StudyProgress(len(points), outcome.skipped) if progress else None)
-        coordinator = _Coordinator(spec, store, engine, run_id, outcome, on_done, show, stored)
+        coordinator = _Coordinator(spec, store, engine, run_id, outcome, on_done, show, stored, reprice)
         coordinator.run(todo)
         store.end_run(run_id, outcome.outcome)
         outcome.points = store.points()
@@ -163,10 +166,10 @@ def run_study(spec: StudySpec, out_dir: str | Path, *, workers: int | None = Non
 
 class _Coordinator:
     def __init__(self, spec: StudySpec, store: StudyStore, engine: Any, run_id: int, outcome: SweepOutcome,
-                 on_done: OnDone | None, show: StudyProgress | None, stored: dict[str, StoredPoint]):
+                 on_done: OnDone | None, show: StudyProgress | None, stored: dict[str, StoredPoint], reprice: bool):
         self.spec, self.store, self.engine, self.run_id = spec, store, engine, run_id
         self.outcome, self.on_done, self.show = outcome, on_done, show
-        self.reprices = spec.kind in REPRICEABLE_KINDS
+        self.reprices = reprice and spec.kind in REPRICEABLE_KINDS
         # simulated (not re-priced) done points by simulation key: the sources of re-pricing
         self.simulated = {p.sim_key: p.key for p in stored.values()
                           if p.status == "done" and p.repriced_from is None}
@@ -175,6 +178,7 @@ class _Coordinator:
         self.running: dict[str, Point] = {}  # key -> point
         self.in_flight: dict[str, str] = {}  # sim_key -> key being simulated
         self.parked: dict[str, list[Point]] = {}  # sim_key -> points waiting for that simulation
+        self._source: tuple[str, Any, dict[str, Any]] | None = None  # the last re-pricing source, loaded
 
     def run(self, todo: deque[Point]) -> None:
         previous = None
@@ -211,8 +215,10 @@ class _Coordinator:
         while todo:
             p = todo[0]
             if self.reprices and p.sim_key in self.simulated:
-                todo.popleft()
-                self._reprice(p, self.simulated[p.sim_key])
+                with self.store.batch():  # the run of re-priceable points ahead, in one transaction
+                    while todo and todo[0].sim_key in self.simulated:
+                        p = todo.popleft()
+                        self._reprice(p, self.simulated[p.sim_key])
             elif self.reprices and p.sim_key in self.in_flight:
                 self.parked.setdefault(p.sim_key, []).append(todo.popleft())
             elif self.engine.idle() > 0:
@@ -230,7 +236,8 @@ class _Coordinator:
         record = result.get("record") if result.get("ok") else None
         if record is not None:
             try:
-                metrics = metrics_of(self.spec.kind, record)
+                loaded = load_result(self.spec.kind, record)
+                metrics = metrics_of_result(self.spec.kind, loaded)
             except NeurosimError as exc:
                 record, result = None, {**result, "error": f"its record cannot be read: {exc}"}
         if record is None:
@@ -246,15 +253,20 @@ class _Coordinator:
         self.outcome.computed += 1
         if self.on_done is not None:
             self.on_done(p, record)
-        for waiting in self.parked.pop(p.sim_key, []):
-            self._reprice(waiting, key, record)
+        self._source = (key, loaded, record)
+        with self.store.batch():
+            for waiting in self.parked.pop(p.sim_key, []):
+                self._reprice(waiting, key)
 
-    def _reprice(self, p: Point, source_key: str, source: dict[str, Any] | None = None) -> None:
+    def _reprice(self, p: Point, source_key: str) -> None:
         t0 = time.perf_counter()
-        source = self.store.record(source_key) if source is None else source
         try:
-            record = reprice_record(self.spec.kind, source, p.profile)
-            metrics = metrics_of(self.spec.kind, record)
+            if self._source is None or self._source[0] != source_key:  # points of one group come together
+                record = self.store.record(source_key)
+                self._source = (source_key, load_result(self.spec.kind, record), record)
+            _, loaded, source = self._source
+            repriced, record = reprice_result(self.spec.kind, loaded, source, p.profile)
+            metrics = metrics_of_result(self.spec.kind, repriced)
         except NeurosimError as exc:
             self.store.fail(p.key, self.run_id, f"re-pricing from point {source_key[:12]} failed: {exc}",
                             time.perf_counter() - t0, "coordinator")
@@ -262,7 +274,7 @@ class _Coordinator:
             self.outcome.failed += 1
             return
         self.store.finish(p.key, self.run_id, record, metrics, time.perf_counter() - t0, "coordinator",
-                          repriced_from=source_key)
+                          repriced_from=source_key, source=source)
         self.done += 1
         self.outcome.repriced += 1
         if self.on_done is not None:

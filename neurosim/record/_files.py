@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import collections
 import hashlib
 import json
 import math
@@ -33,22 +33,39 @@ def json_safe(value: Any) -> Any:
 def profile_entry(profile: Profile) -> dict[str, Any]:
     """How a record keeps its pricing profile: name, content hash and every value (file keys and units), so that
     the record prices itself without the profile file and can be re-priced under another."""
-    return {"name": profile.name, "content_hash": profile.content_hash, "values": profile.to_dict()}
+    values = profile.to_dict()
+    _remember(json.dumps(values, sort_keys=True), profile)  # a record made from it prices without re-parsing it
+    return {"name": profile.name, "content_hash": profile.content_hash, "values": values}
 
 
 def profile_of(entry: Any, source: str) -> Profile:
     """The :class:`Profile` kept in a record (raises :class:`RecordError` naming ``source``)."""
     if not isinstance(entry, dict) or not isinstance(entry.get("values"), dict):
         raise RecordError(f"{source}: key 'profile' must hold the profile's 'values' (got {str(entry)[:60]})")
-    return _cached_profile(json.dumps(entry["values"], sort_keys=True), source)
-
-
-@functools.lru_cache(maxsize=64)
-def _cached_profile(values_json: str, source: str) -> Profile:
+    key = json.dumps(entry["values"], sort_keys=True)
+    cached = _PROFILES.get(key)
+    if cached is not None:
+        _PROFILES.move_to_end(key)
+        return cached
     try:
-        return profile_from_dict(json.loads(values_json), source=f"{source}: profile")
+        profile = profile_from_dict(json.loads(key), source=f"{source}: profile")
     except ProfileError as exc:
         raise RecordError(str(exc)) from None
+    _remember(key, profile)
+    return profile
+
+
+# Profiles by their canonical values: records are priced often (tables, plots, re-pricing) and parsing a profile
+# costs more than pricing a ledger. Least recently used entries go first.
+_PROFILES: collections.OrderedDict[str, Profile] = collections.OrderedDict()
+_PROFILES_KEPT = 256
+
+
+def _remember(key: str, profile: Profile) -> None:
+    _PROFILES[key] = profile
+    _PROFILES.move_to_end(key)
+    while len(_PROFILES) > _PROFILES_KEPT:
+        _PROFILES.popitem(last=False)
 
 
 def check_keys(data: Any, required: tuple[str, ...], optional: tuple[str, ...], where: str) -> dict[str, Any]:
