@@ -39,14 +39,21 @@ def context_line(store: StudyStore, points: list[StoredPoint]) -> str:
     sizes, and the fixed settings."""
     spec = store.meta("spec") or {}
     fixed = spec.get("fixed", {})
-    profile = fixed.get("profile")
-    profile = profile.get("name") if isinstance(profile, dict) else profile
-    parts = [f"{spec.get('name', '?')} ({spec.get('kind', '?')})", f"profile {_base(profile)}"]
+    varied = {k for keys, _ in spec.get("axes", []) for k in keys}
+
+    def setting(key: str) -> str:
+        if key in varied:  # an axis: name its values, not the unused fixed default
+            values = list(dict.fromkeys(_base(p.axes.get(key)) for p in points if p.axes.get(key) is not None))
+            return f"{key}s {', '.join(values)}"
+        value = fixed.get(key)
+        return f"{key} {_base(value.get('name') if isinstance(value, dict) else value)}"
+
+    parts = [f"{spec.get('name', '?')} ({spec.get('kind', '?')})", setting("profile")]
     if spec.get("set"):
         parts[-1] += " with " + ", ".join(f"{k}={v}" for k, v in spec["set"].items())
     for key in ("model", "data"):
-        if key in fixed:
-            parts.append(f"{key} {_base(fixed[key])}")
+        if key in fixed or key in varied:
+            parts.append(setting(key))
     seeds = sorted({p.seed for p in points})
     parts.append(f"seeds {_seeds(seeds)}")
     batches = store.meta("batch_sizes") or {}

@@ -5,11 +5,12 @@ Every energy and power figure is priced from the records' counts under their own
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..ledger import ENERGY_CATEGORIES
 from .run import RunRecord
-from .stats import mean_ci
+from .stats import Summary, mean_ci
 
 CSV_COLUMNS = ["trainer", "test_accuracy", "test_accuracy_before", "writes_total", "writes_max_cell",
                "write_density", "cells_failed"] + [f"energy_{c}_j" for c in ENERGY_CATEGORIES] + [
@@ -65,6 +66,13 @@ _OVER_SEEDS = [("test_accuracy", "test acc %", 100.0, ".2f"), ("test_accuracy_be
                ("lifetime_steps", "lifetime", 1.0, ".3g"), ("wall_time_s", "wall s", 1.0, ".2g")]
 
 
+def _over_seeds(rows: list[dict[str, Any]], column: str) -> Summary:
+    # a run that wears no cell has no lifetime (None): it lives forever, which no mean of the others should hide
+    if column == "lifetime_steps" and any(r[column] is None for r in rows):
+        return Summary(math.inf, math.nan, math.nan, len(rows))
+    return mean_ci(r[column] for r in rows)
+
+
 def _by_trainer(records: list[RunRecord]) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for row in summary_rows(records):
@@ -80,7 +88,7 @@ def summary_rows_over_seeds(records: list[RunRecord]) -> list[dict[str, Any]]:
     for trainer, rows in _by_trainer(records).items():
         row: dict[str, Any] = {"trainer": trainer, "seeds": len(rows)}
         for column in CSV_COLUMNS[1:]:
-            s = mean_ci(r[column] for r in rows)
+            s = _over_seeds(rows, column)
             row.update({f"{column}_mean": s.mean, f"{column}_ci_low": s.low, f"{column}_ci_high": s.high})
         out.append(row)
     return out
@@ -94,13 +102,13 @@ def format_table_over_seeds(records: list[RunRecord]) -> str:
     groups = _by_trainer(records)
     cells = [["trainer", "seeds"] + [c[1] for c in columns]]
     for trainer, rows in groups.items():
-        cells.append([trainer, str(len(rows))] + [mean_ci(r[key] for r in rows).format(scale, spec)
+        cells.append([trainer, str(len(rows))] + [_over_seeds(rows, key).format(scale, spec)
                                                   for key, _, scale, spec in columns])
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in cells]
     lines.append("mean +- half-width of the 95 % confidence interval over seeds (Student's t); lifetime in update "
-                 "steps ('-': no cell wears)")
+                 "steps ('inf': some seed wears no cell)")
     return "\n".join(lines)
 
 
