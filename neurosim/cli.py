@@ -90,6 +90,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
+    import numpy as np
 
     from .chip import Chip
     from .chip.aging import accuracy_over_time, format_aging, parse_durations
@@ -107,8 +108,15 @@ def _cmd_infer(args: argparse.Namespace) -> int:
                         f"expects {model.input_shape}")
     n = len(data.x_test) if args.n is None else min(args.n, len(data.x_test))
     x, y = data.x_test[:n], data.y_test[:n]
+    options = _executor_options(args)
+    calibration = data.x_train[: args.calibration] if args.calibration else None
+    if args.plot and args.executor != "spiking":
+        from .errors import ExecutorError
+
+        raise ExecutorError(f"--plot draws accuracy and energy against timesteps of executor 'spiking' (got "
+                            f"--executor {args.executor})")
     chip = Chip(profile, model, seed=args.seed, placement=args.placement, executor=args.executor,
-                calibration=data.x_train[: args.calibration] if args.calibration else None)
+                calibration=calibration, executor_options=options)
     if after is not None:
         points = accuracy_over_time(chip, x, y, after, compensate=args.drift_compensation, batch=args.batch)
         print(f"model {model.name} on {profile.name}: accuracy over time on {n} test samples"
@@ -122,13 +130,51 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\r  inference {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    report = chip.evaluate(x, y, batch=args.batch, progress=None if args.quiet else progress)
+    kept: list = []
+    report = chip.evaluate(x, y, batch=args.batch, progress=None if args.quiet else progress, predictions=kept)
     if not args.quiet:
         print(file=sys.stderr)
     print(report.format())
+    analog_accuracy = None
+    if args.executor != "analog":  # the same chip state executed as crossbar MVMs, for comparison
+        analog = Chip(profile, model, seed=args.seed, placement=args.placement, calibration=calibration)
+        reference = np.concatenate([analog.predict(x[i: i + args.batch]) for i in range(0, n, args.batch)])
+        analog_accuracy = float(np.mean(reference == y))
+        print(f"agreement with the analog executor: {100 * np.mean(kept[0] == reference):.2f} % of {n} "
+              f"predictions (analog accuracy {100 * analog_accuracy:.2f} %)")
+    if args.plot:
+        _plot_timesteps(args, profile, model, x, y, calibration, options, analog_accuracy, data.name)
     if args.json:
         print(f"report written to {report.save(args.json)}")
     return 0
+
+
+def _executor_options(args: argparse.Namespace) -> dict:
+    """The executor options given on the command line (each belongs to one executor; a misplaced one is named)."""
+    given = {"timesteps": args.timesteps, "encoding": args.encoding, "engine": args.engine,
+             "activation_levels": args.activation_levels}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _plot_timesteps(args, profile, model, x, y, calibration, options, reference, data_name) -> None:
+    """Accuracy and energy against timesteps: T/8, T/4, T/2 and T (at least 1)."""
+    from .chip.timesteps import accuracy_over_timesteps
+    from .plots import plot_timesteps
+
+    top = options.get("timesteps", 64)
+    steps = sorted({max(1, top // d) for d in (8, 4, 2, 1)})
+    points = accuracy_over_timesteps(profile, model, x, y, steps, seed=args.seed, calibration=calibration,
+                                     options={k: v for k, v in options.items() if k != "timesteps"},
+                                     batch=args.batch)
+    rows = [{"timesteps": p.timesteps, "accuracy": p.accuracy,
+             "energy_per_inference_j": p.report.total_energy_per_inference_j, "latency_s": p.report.latency_s}
+            for p in points]
+    for r in rows:
+        print(f"  {r['timesteps']:>6} timesteps: accuracy {100 * r['accuracy']:6.2f} %, "
+              f"{r['energy_per_inference_j']:.4e} J, {r['latency_s']:.4e} s per inference")
+    context = (f"spiking execution of {model.name} on {profile.name}; data {data_name}, {len(x)} test samples, "
+               f"seed {args.seed}, encoding {options.get('encoding', 'deterministic')}")
+    print(f"plot written to {plot_timesteps(rows, args.plot, context=context, reference=reference)}")
 
 
 def _parse_params(trainer: str, items: list[str]) -> dict:
@@ -518,6 +564,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "comma-separated duration since programming (e.g. 1h,1d,1y; units s, min, h, d, w, y)")
     p_inf.add_argument("--drift-compensation", action="store_true",
                        help="with --after: measure each layer's drift and correct it (global drift compensation)")
+    p_inf.add_argument("--timesteps", type=_positive_int, default=None,
+                       help="spiking: ticks each input is presented for (default 64)")
+    p_inf.add_argument("--encoding", choices=("deterministic", "poisson"), default=None,
+                       help="spiking: input spikes from a constant current (default) or Poisson draws")
+    p_inf.add_argument("--engine", choices=("brian2", "twin"), default=None,
+                       help="spiking: brian2, or its vectorised numpy twin (default; the same spikes)")
+    p_inf.add_argument("--activation-levels", type=_int_at_least(2), default=None,
+                       help="lut: levels of every activation (default 32)")
+    p_inf.add_argument("--plot", metavar="PNG", default=None,
+                       help="spiking: plot accuracy and energy against timesteps (T/8, T/4, T/2, T)")
     p_inf.add_argument("--quiet", action="store_true", help="no progress line")
     p_inf.set_defaults(func=_cmd_infer)
 

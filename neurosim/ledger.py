@@ -62,21 +62,28 @@ COUNTS: dict[str, str] = {
     "aux_bytes_read": "bytes read from auxiliary (SRAM) memory",
     "aux_bytes_written": "bytes written to auxiliary (SRAM) memory",
     "macs": "multiply-accumulates the network asked for (work done, not priced: TOPS = 2 x macs / time)",
+    "spikes": "spikes emitted by spiking neurons (the input encoding's included)",
+    "synaptic_events": "spikes reaching a synapse of non-zero weight (spike x non-zero fan-out)",
+    "neuron_ticks": "spiking neurons updated in a tick without synaptic input",
+    "active_neuron_ticks": "spiking neurons updated in a tick with synaptic input",
+    "lut_lookups": "lookup-table reads of products (work done; priced by the bytes they read)",
+    "lut_bytes_read": "bytes read from lookup tables",
+    "int_adds": "integer additions (lookup-table accumulation, bias and threshold steps)",
 }
 #: counts that measure work rather than events with a price
-UNPRICED_COUNTS: tuple[str, ...] = ("macs",)
+UNPRICED_COUNTS: tuple[str, ...] = ("macs", "lut_lookups")
 #: what leaks over time, and what it is counted in
 STATIC_UNITS: dict[str, str] = {"cores": "cores in use", "aux_bytes": "bytes of trainer state held in aux memory"}
 
 #: serial steps (critical-path events), each priced by one latency of :data:`LATENCY_TABLE`
 SERIAL_STEPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify", "crossbar_read", "dac", "adc",
-                                 "noc_hop", "neuron", "clock")
+                                 "noc_hop", "neuron", "clock", "tick")
 
 #: write-circuit operations counted as groups of cells per program call (steps = ceil(cells / parallel_cells))
 WRITE_GROUPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify")
 
 ENERGY_CATEGORIES: tuple[str, ...] = ("write", "write_verify", "read", "wire", "dac", "adc", "sample_hold", "noc",
-                                     "neuron", "buffer", "aux_memory", "leakage")
+                                     "neuron", "buffer", "aux_memory", "synapse", "spike", "lut", "leakage")
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,12 @@ ENERGY_TABLE: tuple[EnergyRule, ...] = (
     EnergyRule("buffer_bytes_written", "costs.buffer_write_energy_per_byte_j", "buffer"),
     EnergyRule("aux_bytes_read", "costs.aux_read_energy_per_byte_j", "aux_memory"),
     EnergyRule("aux_bytes_written", "costs.aux_write_energy_per_byte_j", "aux_memory"),
+    EnergyRule("synaptic_events", "costs.synaptic_event_energy_j", "synapse"),
+    EnergyRule("neuron_ticks", "costs.neuron_tick_energy_j", "neuron"),
+    EnergyRule("active_neuron_ticks", "costs.active_neuron_tick_energy_j", "neuron"),
+    EnergyRule("spikes", "costs.spike_energy_j", "spike"),
+    EnergyRule("lut_bytes_read", "costs.lut_read_energy_per_byte_j", "lut"),
+    EnergyRule("int_adds", "costs.int_add_energy_j", "neuron"),
 )
 
 #: static power per unit of :data:`STATIC_UNITS`
@@ -123,6 +136,7 @@ LATENCY_TABLE: dict[str, str] = {
     "noc_hop": "costs.noc_latency_per_flit_hop_s",
     "neuron": "costs.neuron_update_latency_s",
     "clock": "costs.clock_period_s",
+    "tick": "costs.tick_s",
 }
 
 #: the profile field that sets how many cells one write group step handles

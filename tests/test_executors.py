@@ -92,7 +92,7 @@ def test_the_cli_lists_and_runs_a_registered_executor(registered, capsys):
     assert registered in listed and "analog (default)" in listed
     assert main(["infer", "--model", "digits_mlp", "--executor", registered, "--n", "50", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert f"({registered} executor)" in out and "accuracy" in out
+    assert f"({registered} executor)" in out and "accuracy" in out and "agreement with the analog executor" in out
 
 
 def test_unknown_executor_is_named_with_the_registered_ones():

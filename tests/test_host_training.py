@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import neurosim
+import neurosim.chip.executors.lut  # registers "lut"
 from neurosim.data import load_dataset
 from neurosim.errors import ModelError
 from neurosim.nn import Conv2D, Dense, Flatten, MaxPool2D
-from neurosim.nn.host_training import HostNetwork, evaluate, train_on_host, validate_architecture
+from neurosim.nn.host_training import HostNetwork, evaluate, quantize_activations, train_on_host, validate_architecture
 
 MLP = [{"type": "flatten"}, {"type": "dense", "out_features": 32, "activation": "relu"},
        {"type": "dense", "out_features": 10, "activation": "none"}]
@@ -172,3 +174,80 @@ def test_bad_labels_rejected():
     arch = [{"type": "dense", "out_features": 3, "activation": "none"}]
     with pytest.raises(ModelError, match="y_train"):
         train_on_host(arch, np.zeros((3, 4)), np.array([0, 1, 3]), name="bad", input_shape=(4,), n_classes=3)
+
+
+# ------------------------------------------------------------------------------------- quantised activations
+def test_activation_levels_none_leaves_training_unchanged(digits):
+    a = _train_digits(digits, seed=5)
+    b = _train_digits(digits, seed=5, activation_levels=None)
+    for (_, la), (_, lb) in zip(a.analog_layers(), b.analog_layers()):
+        assert np.array_equal(la.codes, lb.codes) and la.scale == lb.scale and np.array_equal(la.bias, lb.bias)
+
+
+def test_quantize_activations_levels_range_and_clip():
+    rng = np.random.default_rng(0)
+    a = np.maximum(rng.normal(0, 1, (64, 50)), 0).astype(np.float32)
+    q = quantize_activations(a, 5)
+    top = np.percentile(a[a > 0], 99.9)
+    assert q.dtype == np.float32 and q.shape == a.shape
+    np.testing.assert_allclose(np.unique(q), np.arange(5) * top / 4, rtol=1e-6)
+    assert np.all(np.abs(q - a)[a <= top] <= top / 8 * (1 + 1e-6))  # half a step, below the top
+    assert np.all(q[a > top] == q.max())  # clipped at the top
+    zeros = np.zeros((3, 4), dtype=np.float32)
+    assert quantize_activations(zeros, 4) is zeros
+
+
+def test_quantised_forward_and_straight_through_backward():
+    """The forward pass quantises the ReLU output; the backward pass is the float one through the unquantised ReLU
+    (the next layer's weight gradient sees the quantised activations it multiplied)."""
+    specs = validate_architecture(MLP, (8, 8, 1), 10)
+    net = HostNetwork(specs, 2, np.random.default_rng(0), dtype=np.float64, activation_levels=4)
+    rng = np.random.default_rng(1)
+    x, y = rng.random((16, 8, 8, 1)), rng.integers(0, 10, 16)
+    _, grads, _ = net.loss_and_grads(x, y)
+    w1, w2 = (net.effective_weights(i, True) for i in (1, 2))
+    rows = x.reshape(16, -1)
+    z = rows @ w1 + net.params[1]["b"]
+    h = quantize_activations(np.maximum(z, 0), 4)
+    assert np.unique(h).size <= 4
+    logits = h @ w2 + net.params[2]["b"]
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    dlogits = (p - np.eye(10)[y]) / 16
+    np.testing.assert_allclose(grads[2]["w"], h.T @ dlogits, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(grads[1]["w"], rows.T @ ((dlogits @ w2.T) * (z > 0)), rtol=1e-10, atol=1e-12)
+    # float epochs (quantize=False) leave activations float too
+    logits_float, _ = net.forward(x, quantize=False)
+    np.testing.assert_allclose(logits_float, np.maximum(rows @ net.params[1]["w"] + net.params[1]["b"], 0)
+                               @ net.params[2]["w"] + net.params[2]["b"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("levels", [1, 257, 8.0, True])
+def test_bad_activation_levels(levels):
+    arch = [{"type": "dense", "out_features": 3, "activation": "none"}]
+    with pytest.raises(ModelError, match="activation_levels"):
+        train_on_host(arch, np.zeros((3, 4)), np.array([0, 1, 2]), name="bad", input_shape=(4,), n_classes=3,
+                      activation_levels=levels)
+
+
+def test_training_with_quantised_activations_and_the_lut_executor(digits):
+    """A 64-32-10 MLP trained with and without quantised activations, run by the ``lut`` executor at the same
+    number of levels (calibrated on the training set), three seeds each. At 8 levels the float-trained model
+    already loses almost nothing on digits (mean 0.950 vs 0.957 for the quantisation-trained one on these seeds;
+    over 8 seeds 0.952 vs 0.948: no real difference either way), so the test asks for "as well as". At 2 levels
+    (binary activations) the difference is real: measured mean 0.824 vs 0.762."""
+    arch = [{"type": "flatten"}, {"type": "dense", "out_features": 32, "activation": "relu"},
+            {"type": "dense", "out_features": 10, "activation": "none"}]
+
+    def lut_accuracy(trained_levels, levels, seed):
+        model = train_on_host(arch, digits.x_train, digits.y_train, name="q", input_shape=digits.input_shape,
+                              n_classes=10, epochs=30, batch_size=32, lr=3e-3, seed=seed,
+                              activation_levels=trained_levels)
+        chip = neurosim.Chip("ideal", model, executor="lut", executor_options={"activation_levels": levels},
+                             calibration=digits.x_train)
+        return float(np.mean(chip.predict(digits.x_test, count=False) == digits.y_test))
+
+    for levels, margin in ((8, -0.01), (2, 0.03)):
+        plain = np.mean([lut_accuracy(None, levels, seed) for seed in range(3)])
+        aware = np.mean([lut_accuracy(levels, levels, seed) for seed in range(3)])
+        assert aware >= plain + margin, (levels, aware, plain)

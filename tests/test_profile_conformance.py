@@ -29,13 +29,17 @@ ENERGY_TERMS = {
     "adc": [("adc_conversions", "adc_energy_j")],
     "sample_hold": [("sample_holds", "sample_hold_energy_j")],
     "noc": [("noc_flit_hops", "noc_energy_per_flit_hop_j")],
-    "neuron": [("neuron_updates", "neuron_update_energy_j")],
+    "neuron": [("neuron_updates", "neuron_update_energy_j"), ("neuron_ticks", "neuron_tick_energy_j"),
+               ("active_neuron_ticks", "active_neuron_tick_energy_j"), ("int_adds", "int_add_energy_j")],
     "buffer": [("buffer_bytes_read", "buffer_read_energy_per_byte_j"),
                ("buffer_bytes_written", "buffer_write_energy_per_byte_j")],
     "aux_memory": [("aux_bytes_read", "aux_read_energy_per_byte_j"),
                    ("aux_bytes_written", "aux_write_energy_per_byte_j")],
+    "synapse": [("synaptic_events", "synaptic_event_energy_j")],
+    "spike": [("spikes", "spike_energy_j")],
+    "lut": [("lut_bytes_read", "lut_read_energy_per_byte_j")],
 }
-UNPRICED = ("macs",)
+UNPRICED = ("macs", "lut_lookups")
 # Each serial step: the cost (an attribute of profile.costs) it is priced by.
 STEP_LATENCY = {
     "write_set": "set_latency_s",
@@ -46,6 +50,7 @@ STEP_LATENCY = {
     "adc": "adc_latency_s",
     "noc_hop": "noc_latency_per_flit_hop_s",
     "neuron": "neuron_update_latency_s",
+    "tick": "tick_s",
 }
 STATIC = {"cores": 3, "aux_bytes": 5000}
 

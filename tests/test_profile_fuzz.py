@@ -93,8 +93,9 @@ def mutation(draw, raw: dict):
         key = draw(st.sampled_from(list(raw)))
         del raw[key]
         return kind, key, ABSENT
-    if kind == "delete_in_section":
-        key = draw(st.sampled_from(list(raw[section])))
+    if kind == "delete_in_section":  # a pinned cost is optional: deleting one hands it back to its model
+        required = [k for k in raw[section] if not fields[k].metadata.get("pin")]
+        key = draw(st.sampled_from(required))
         del raw[section][key]
         return kind, f"{section}.{key}", ABSENT
     if kind == "unknown_top":
@@ -221,9 +222,13 @@ def test_every_key_deletion_is_rejected(name):
         check_rejected(raw, "delete_top", top, ABSENT)
         tried += 1
         if isinstance(base[top], dict):
+            fields = section_fields(top)
             for key in base[top]:
                 raw = neurosim.load_profile(name).to_dict()
                 del raw[top][key]
-                check_rejected(raw, "delete_in_section", f"{top}.{key}", ABSENT)
+                if fields[key].metadata.get("pin"):  # optional: its model takes over
+                    assert profile_from_dict(raw, source=SOURCE).costs is not None
+                else:
+                    check_rejected(raw, "delete_in_section", f"{top}.{key}", ABSENT)
                 tried += 1
     assert tried == len(base) + sum(len(v) for v in base.values() if isinstance(v, dict))

@@ -17,7 +17,8 @@ from neurosim.profiles import load_profile_file, profile_from_dict, shipped_prof
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = neurosim.list_profiles()
-EXPECTED_SHIPPED = {"fefet", "ideal", "isaac_like", "pcm", "rram_hfo2", "sram", "stt_mram", "truenorth_like"}
+EXPECTED_SHIPPED = {"fefet", "ideal", "isaac_like", "loihi_like", "pcm", "rram_hfo2", "sram", "stt_mram",
+                   "truenorth_like"}
 
 # File unit suffix -> (SI attribute suffix, factor), written out here independently of neurosim.profiles.schema.
 FILE_UNITS = {"_pj": ("_j", 1e-12), "_fj": ("_j", 1e-15), "_ns": ("_s", 1e-9), "_mhz": ("_hz", 1e6),

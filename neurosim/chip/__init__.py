@@ -3,8 +3,8 @@
 from .chip import DEFAULT_EXECUTOR, Chip
 from .contract import Execution, LayerTrace, WriteRequest
 from .converters import WIDE_BITS, LayerConverters
-from .executors import EXECUTORS, Executor, make_executor, register_executor
+from .executors import EXECUTORS, Executor, ExecutorOption, make_executor, register_executor
 from .held import HeldState
 
 __all__ = ["Chip", "DEFAULT_EXECUTOR", "WriteRequest", "LayerTrace", "Execution", "HeldState", "EXECUTORS",
-           "Executor", "make_executor", "register_executor", "LayerConverters", "WIDE_BITS"]
+           "Executor", "ExecutorOption", "make_executor", "register_executor", "LayerConverters", "WIDE_BITS"]

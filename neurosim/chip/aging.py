@@ -106,7 +106,8 @@ def accuracy_over_time(chip: Chip, x: Any, y: Any, after: list[float] | list[str
         accuracy = float(np.mean(predicted == y))
         report = InferenceReport(profile=profile_entry(chip.profile), model=chip.model.name,
                                  executor=chip.executor.name, samples=chip.inferences - samples, accuracy=accuracy,
-                                 reference_accuracy=None, ledger=events.to_dict(), mapping=chip.mapping.report())
+                                 reference_accuracy=None, ledger=events.to_dict(), mapping=chip.mapping.report(),
+                                 executor_options=dict(chip.executor.settings))
         factors = dict(getattr(chip.executor, "drift_factors", {}))
         points.append(AgingPoint(seconds=when, accuracy=accuracy, drift_factors=factors, report=report))
     return points

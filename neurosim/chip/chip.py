@@ -51,6 +51,8 @@ class Chip:
         Inputs used to set the executor's periphery (narrow converters' ranges for ``analog``).
     executor : str
         A registered executor (``neurosim.chip.EXECUTORS``).
+    executor_options : mapping, optional
+        Settings the executor declares (e.g. ``{"timesteps": 64}`` for ``spiking``); checked, defaults filled.
 
     Attributes
     ----------
@@ -73,11 +75,12 @@ class Chip:
     """
 
     def __init__(self, profile: Profile | str, model: Model | str, *, seed: int = 0, placement: str = "optimized",
-                 calibration: Any = None, executor: str = DEFAULT_EXECUTOR):
+                 calibration: Any = None, executor: str = DEFAULT_EXECUTOR,
+                 executor_options: MappingType[str, Any] | None = None):
         self.profile = load_profile(profile)
         self.model = load_model(model)
         self.mapping: Mapping = map_model(self.model, self.profile, placement)
-        self.executor: Executor = make_executor(executor, self.mapping, seed=seed)
+        self.executor: Executor = make_executor(executor, self.mapping, seed=seed, options=executor_options)
         self.ledger = Ledger(self.profile.device.levels)
         self.ledger.declare_stages(self.executor.stages())
         self.ledger.declare_static(cores=self.mapping.placement.n_cores)  # cores in use leak; the others are off
@@ -209,7 +212,8 @@ class Chip:
         return sum(stage_times(self.ledger, self.profile).values())
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, *, batch: int = 256,
-                 progress: Callable[[int, int], None] | None = None) -> InferenceReport:
+                 progress: Callable[[int, int], None] | None = None,
+                 predictions: list | None = None) -> InferenceReport:
         """Infer ``x`` in forward calls of ``batch`` samples; the report of every inference so far with the
         accuracy against ``y`` and the reference model's (exact, float) accuracy on the same samples.
 
@@ -217,15 +221,19 @@ class Chip:
         ----------
         progress : callable, optional
             Called after every forward call with (samples done, samples in all).
+        predictions : list, optional
+            Receives the predicted classes (one array), for callers that compare them.
         """
         y = np.asarray(y)
         n = len(x)
-        predictions = []
+        batches = []
         for start in range(0, n, batch):
-            predictions.append(self.predict(x[start: start + batch]))
+            batches.append(self.predict(x[start: start + batch]))
             if progress is not None:
                 progress(min(start + batch, n), n)
-        predicted = np.concatenate(predictions) if predictions else np.zeros(0, dtype=int)
+        predicted = np.concatenate(batches) if batches else np.zeros(0, dtype=int)
+        if predictions is not None:
+            predictions.append(predicted)
         accuracy = float(np.mean(predicted == y)) if n else None
         reference = float(np.mean(self.model.predict(x) == y)) if n else None
         return self.report(accuracy=accuracy, reference_accuracy=reference)
@@ -237,7 +245,7 @@ class Chip:
         return InferenceReport(profile=profile_entry(self.profile), model=self.model.name,
                                executor=self.executor.name, samples=self.inferences, accuracy=accuracy,
                                reference_accuracy=reference_accuracy, ledger=events.to_dict(),
-                               mapping=self.mapping.report())
+                               mapping=self.mapping.report(), executor_options=dict(self.executor.settings))
 
     def __repr__(self) -> str:
         return (f"Chip(profile={self.profile.name!r}, model={self.model.name!r}, executor={self.executor.name!r}, "

@@ -95,6 +95,21 @@ class HeldState:
             self._slices_version = version
         return self._slices[index]
 
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the memory is written (or ages) or a register is set: a key for caches of anything
+        derived from what the chip holds."""
+        return (self._memory.version, self._registers.version)
+
+    def effective_weights(self, index: int) -> np.ndarray:
+        """The weights of layer ``index`` as the crossbar's cells realise them, as one float (fan_in, fan_out)
+        matrix: ``(sum over slices of base^s x slice - offset) x scale``, what an analog MVM multiplies by
+        (stuck cells, programming noise, drift and IR drop included)."""
+        lt = self.tiling(index)
+        base = float(lt.layout.base)
+        acc = sum(base ** s * w for s, w in enumerate(self.slices(index)))
+        return (acc - lt.layout.offset) * self.scale(index)
+
     def codes(self, index: int) -> np.ndarray:
         """The weight codes the chip holds for layer ``index`` (a fresh int64 array of the layer's shape),
         decoded from the stored levels: stuck cells show up here as changed weights."""

@@ -28,6 +28,7 @@ class Registers:
         # optional digital low-rank corrections W_eff = scale * codes + left @ right (weight units), applied by the
         # cores' periphery to every MVM; set by trainers that keep a pending update in aux memory
         self._corrections: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.version = 0  # counts commits: a key for caches of anything derived from the registers
 
     # ---------------------------------------------------------------------------------------------- reading
     @property
@@ -76,6 +77,8 @@ class Registers:
 
     def commit(self, scales: dict, biases: dict, corrections: dict) -> None:
         """Store values returned by :meth:`checked` (a correction of rank 0, or None, clears the layer's)."""
+        if scales or biases or corrections:
+            self.version += 1
         self._scales.update(scales)
         self._biases.update(biases)
         for index, value in corrections.items():

@@ -131,20 +131,11 @@ def _cores_needed(tilings: list[LayerTiling], profile: Profile) -> int:
     return -(-n_tiles // profile.core.crossbars_per_core)
 
 
-def traffic(model: Model, tilings: list[LayerTiling], tile_core: np.ndarray, profile: Profile) -> list[Transfer]:
-    """Transfers per inference: activations between layers (each input value sent once to every core that needs
-    it), partial sums from row blocks to the core accumulating their column block, inputs from and outputs to the
-    I/O port. Activations travel at the DAC width (at most 16 bits), partial sums at ADC width + 8 bits."""
-    flit_bits = profile.chip.flit_bits
-    act_bits = profile.periphery.input_bits  # an activation travels as one input word
-    psum_bits = min(32, profile.periphery.adc_bits + 8)
+def _layer_routes(model: Model, tilings: list[LayerTiling], tile_core: np.ndarray):
+    """Per analog layer, where each element of its input comes from and which cores need it: yields
+    ``(tiling, input shape, source core of every element (PORT for the network's input), {core: mask of the
+    elements it needs})``, then once more ``(None, None, output channel -> core, {})`` for the network's outputs."""
     shapes = model.input_shapes()
-    flows: dict[tuple[int, int, int, str], int] = {}  # (src, dst, layer, kind) -> bits per inference
-
-    def add(src: int, dst: int, layer: int, kind: str, bits: int) -> None:
-        if src != dst and bits > 0:
-            flows[(src, dst, layer, kind)] = flows.get((src, dst, layer, kind), 0) + bits
-
     channel_core = None  # output channel of the previous analog layer -> core accumulating it (None: I/O port)
     for lt in tilings:
         layer, in_shape = model.layers[lt.layer], shapes[lt.layer]
@@ -160,22 +151,59 @@ def traffic(model: Model, tilings: list[LayerTiling], tile_core: np.ndarray, pro
             core = int(tile_core[tile.index])
             mask = needed.setdefault(core, np.zeros(n_elements, dtype=bool))
             mask[rows] = True
+        sources = (np.full(n_elements, PORT, dtype=np.int64) if channel_core is None
+                   else np.asarray(channel_core, dtype=np.int64)[element_channel])
+        yield lt, in_shape, sources, needed
+        channel_core = [int(tile_core[lt.tile(0, j // lt.weights_per_tile).index]) for j in range(lt.fan_out)]
+    yield None, None, np.asarray(channel_core, dtype=np.int64), {}
+
+
+def traffic(model: Model, tilings: list[LayerTiling], tile_core: np.ndarray, profile: Profile) -> list[Transfer]:
+    """Transfers per inference: activations between layers (each input value sent once to every core that needs
+    it), partial sums from row blocks to the core accumulating their column block, inputs from and outputs to the
+    I/O port. Activations travel at the DAC width (at most 16 bits), partial sums at ADC width + 8 bits."""
+    flit_bits = profile.chip.flit_bits
+    act_bits = profile.periphery.input_bits  # an activation travels as one input word
+    psum_bits = min(32, profile.periphery.adc_bits + 8)
+    flows: dict[tuple[int, int, int, str], int] = {}  # (src, dst, layer, kind) -> bits per inference
+
+    def add(src: int, dst: int, layer: int, kind: str, bits: int) -> None:
+        if src != dst and bits > 0:
+            flows[(src, dst, layer, kind)] = flows.get((src, dst, layer, kind), 0) + bits
+
+    for lt, in_shape, sources, needed in _layer_routes(model, tilings, tile_core):
+        if lt is None:  # the network's outputs go to the I/O port
+            for src, count in zip(*np.unique(sources, return_counts=True)):
+                add(int(src), PORT, tilings[-1].layer, "outputs", int(count) * 16)
+            break
         for dst, mask in needed.items():
-            if channel_core is None:
-                add(PORT, dst, lt.layer, "activations", int(mask.sum()) * act_bits)
-                continue
-            src_of_element = np.asarray(channel_core)[element_channel[mask]]
-            for src, count in zip(*np.unique(src_of_element, return_counts=True)):
+            for src, count in zip(*np.unique(sources[mask], return_counts=True)):
                 add(int(src), dst, lt.layer, "activations", int(count) * act_bits)
+        layer = model.layers[lt.layer]
         vectors = layer.vectors_per_sample(in_shape)
         for tile in lt.tiles:  # partial sums of every row block travel to the core of row block 0
             home = int(tile_core[lt.tile(0, tile.col_block).index])
             add(int(tile_core[tile.index]), home, lt.layer, "partial_sums", tile.weights_used * vectors * psum_bits)
-        channel_core = [int(tile_core[lt.tile(0, j // lt.weights_per_tile).index]) for j in range(lt.fan_out)]
-    for src, count in zip(*np.unique(channel_core, return_counts=True)):
-        add(int(src), PORT, tilings[-1].layer, "outputs", int(count) * 16)
     return [Transfer(src=s, dst=d, flits=-(-bits // flit_bits), layer=layer, kind=kind)
             for (s, d, layer, kind), bits in flows.items()]
+
+
+def element_hops(model: Model, tilings: list[LayerTiling], placement: Placement) -> dict[int, np.ndarray]:
+    """Mesh hops of one packet per input element of every analog layer (keyed by layer index), sent from the core
+    that produces it (the I/O port for the network's input) to every core that needs it, and under key -1 the hops
+    of each network output to the I/O port: what one spike of that element costs on the NoC."""
+    out: dict[int, np.ndarray] = {}
+    for lt, _, sources, needed in _layer_routes(model, tilings, placement.tile_core):
+        if lt is None:
+            out[-1] = np.array([placement.hops(int(s), PORT) for s in sources], dtype=np.int64)
+            break
+        hops = np.zeros(len(sources), dtype=np.int64)
+        for dst, mask in needed.items():
+            for src in np.unique(sources[mask]):
+                chosen = mask & (sources == src)
+                hops[chosen] += placement.hops(int(src), dst)
+        out[lt.layer] = hops
+    return out
 
 
 def _start_positions(n_cores: int, profile: Profile, path: str) -> dict[int, tuple[int, int]]:

@@ -7,6 +7,15 @@ latent weights (straight-through estimator). Biases are trained in float. Loss: 
 Adam; all randomness (He initialisation, shuffling) comes from ``np.random.default_rng(seed)``, so the same seed
 and data give a bit-identical model.
 
+With ``activation_levels`` set, every ReLU layer's output is also quantised in the forward pass (as the ``lut``
+executor's integer inference sees it, Baluja et al. 2018): to that many levels over ``[0, a]``, ``a`` the 99.9th
+percentile of the layer's positive outputs on the current mini-batch (no running estimate: no state is carried
+from one batch to the next), rounding to the nearest level and clipping at ``a``. The backward pass is the float
+one through the unquantised ReLU (straight through the quantiser: the gradient of ``max(z, 0)``, not clipped at
+``a``). Activations are quantised in the epochs whose weights are (after ``float_epochs``); the network's input is
+not (the chip's sensor quantises it at inference). Left at None, training is exactly what it was without the
+option.
+
 Used to produce the shipped checkpoints (``models/build_models.py``) and to pre-train models before on-chip
 adaptation. The result is a :class:`~neurosim.nn.model.Model` of integer codes whose ``forward`` is the exact output
 of the quantised network.
@@ -27,7 +36,9 @@ from .layers import ACTIVATIONS, Conv2D, Dense, Flatten, MaxPool2D
 from .model import Model
 from .quantize import max_code, quantize_symmetric
 
-__all__ = ["train_on_host", "evaluate", "HostNetwork", "validate_architecture"]
+ACTIVATION_PERCENTILE = 99.9  # the top of a quantised activation range: this percentile of the batch's positive outputs
+
+__all__ = ["train_on_host", "evaluate", "HostNetwork", "validate_architecture", "quantize_activations"]
 
 _KEYS = {  # type -> {key: default}; a default of None marks a required key
     "dense": {"out_features": None, "activation": "relu"},
@@ -119,11 +130,15 @@ class HostNetwork:
 
     ``params[i]`` is ``{"w": latent weights, "b": bias}`` for analog layer ``i`` and ``None`` otherwise; weights
     have the shape of the layer's codes ((in, out) dense, (k, k, in_channels, out_channels) conv2d). The layers'
-    own methods (MVM rows and their adjoint, pooling and its adjoint) do the per-kind work.
+    own methods (MVM rows and their adjoint, pooling and its adjoint) do the per-kind work. With
+    ``activation_levels`` (int or None), a quantised forward pass also quantises every ReLU output
+    (:func:`quantize_activations`; straight through in the backward pass).
     """
 
-    def __init__(self, specs: list[dict], weight_bits: int, rng: np.random.Generator, dtype=np.float32):
+    def __init__(self, specs: list[dict], weight_bits: int, rng: np.random.Generator, dtype=np.float32,
+                 activation_levels: int | None = None):
         self.specs, self.weight_bits, self.dtype = specs, weight_bits, np.dtype(dtype)
+        self.activation_levels = activation_levels
         self.layers = [spec["layer"] for spec in specs]
         self.params: list[dict | None] = []
         for layer in self.layers:
@@ -154,6 +169,8 @@ class HostNetwork:
                 mask = z > 0 if layer.activation == "relu" else None
                 caches.append((rows, w2, x.shape, mask))
                 x = z * mask if mask is not None else z
+                if mask is not None and quantize and self.activation_levels is not None:
+                    x = quantize_activations(x, self.activation_levels)  # the backward pass keeps ReLU's mask
             else:
                 out, index = layer.forward_indexed(x)
                 caches.append((index, x.shape))
@@ -199,6 +216,31 @@ class HostNetwork:
                      input_range=input_range, n_classes=n_classes, layers=tuple(layers))
 
 
+def quantize_activations(a: np.ndarray, levels: int, percentile: float = ACTIVATION_PERCENTILE) -> np.ndarray:
+    """Non-negative activations ``a`` rounded to ``levels`` evenly spaced levels over ``[0, top]`` and clipped at
+    ``top``, the ``percentile`` of the positive values of ``a`` (``a`` unchanged when none is positive).
+
+    Parameters
+    ----------
+    a : ndarray
+        ReLU outputs (any shape).
+    levels : int
+        Levels, 0 included (>= 2).
+    percentile : float
+        Sets the top of the range from the batch itself.
+
+    Returns
+    -------
+    ndarray
+        Of the dtype of ``a``.
+    """
+    positive = a[a > 0]
+    if positive.size == 0:
+        return a
+    step = float(np.percentile(positive, percentile)) / (levels - 1)
+    return (np.minimum(np.rint(a / step), levels - 1) * step).astype(a.dtype, copy=False)
+
+
 def _check_int(name: str, v: Any, lo: int) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise ModelError(f"train_on_host: {name} must be an integer >= {lo} (got {v!r})")
@@ -209,7 +251,8 @@ def train_on_host(architecture: list[dict], x_train: np.ndarray, y_train: np.nda
                   input_shape: Sequence[int], n_classes: int, weight_bits: int = 2, epochs: int = 15,
                   batch_size: int = 64, lr: float = 1e-3, float_epochs: int = 0, seed: int = 0,
                   description: str = "", input_range: tuple[float, float] = (0.0, 1.0),
-                  progress: Callable[[int, float, float], Any] | None = None) -> Model:
+                  progress: Callable[[int, float, float], Any] | None = None,
+                  activation_levels: int | None = None) -> Model:
     """Train a ternary (``weight_bits = 2``) or low-bit network on the host with a straight-through estimator.
 
     Parameters
@@ -230,6 +273,9 @@ def train_on_host(architecture: list[dict], x_train: np.ndarray, y_train: np.nda
     progress : callable, optional
         ``progress(epoch, loss, train_acc)`` after every epoch (epoch counted from 1; loss and accuracy are the
         running means over that epoch's mini-batches).
+    activation_levels : int, optional
+        Quantise every ReLU layer's output to this many levels (2 to 256) in the forward pass, with a
+        straight-through backward pass (see the module docstring); None (the default) leaves activations float.
 
     Returns
     -------
@@ -241,6 +287,11 @@ def train_on_host(architecture: list[dict], x_train: np.ndarray, y_train: np.nda
     epochs = _check_int("epochs", epochs, 1)
     batch_size = _check_int("batch_size", batch_size, 1)
     float_epochs = _check_int("float_epochs", float_epochs, 0)
+    if activation_levels is not None:
+        activation_levels = _check_int("activation_levels", activation_levels, 2)
+        if activation_levels > 256:
+            raise ModelError(f"train_on_host: activation_levels must be an integer in [2, 256] or None "
+                             f"(got {activation_levels})")
     n_classes = _check_int("n_classes", n_classes, 2)
     if float_epochs > epochs:
         raise ModelError(f"train_on_host: float_epochs must be <= epochs = {epochs} (got {float_epochs})")
@@ -261,7 +312,7 @@ def train_on_host(architecture: list[dict], x_train: np.ndarray, y_train: np.nda
         raise ModelError("train_on_host: x_train must be finite (found NaN or inf)")
 
     rng = np.random.default_rng(seed)
-    net = HostNetwork(specs, weight_bits, rng, np.float32)
+    net = HostNetwork(specs, weight_bits, rng, np.float32, activation_levels=activation_levels)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     moments = [None if p is None else {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in p.items()}
                for p in net.params]

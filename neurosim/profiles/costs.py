@@ -14,6 +14,9 @@ from typing import Any
 
 from . import components as cm
 
+#: capacity of a core's lookup-table memory (the integer-only executor's product tables)
+LUT_MEMORY_BYTES = 1024.0
+
 
 @dataclass(frozen=True)
 class Costs:
@@ -40,6 +43,14 @@ class Costs:
     # cores, NoC, buffers
     neuron_update_energy_j: float
     neuron_update_latency_s: float
+    # spiking and lookup-table execution
+    tick_s: float
+    synaptic_event_energy_j: float
+    neuron_tick_energy_j: float
+    active_neuron_tick_energy_j: float
+    spike_energy_j: float
+    int_add_energy_j: float
+    lut_read_energy_per_byte_j: float
     noc_energy_per_flit_hop_j: float
     noc_latency_per_flit_hop_s: float
     clock_period_s: float
@@ -138,6 +149,22 @@ def derive_costs(sections: dict[str, Any]) -> Costs:
         f"{_g(aux.capacity_bytes / 1024)} KiB {aux.technology}: {ref}")
     put("aux_write_energy_per_byte_j", aux.write_energy_per_byte_j,
         lambda: out["aux_read_energy_per_byte_j"] * aux.write_read_ratio, f"read x {_g(aux.write_read_ratio)}")
+    # spiking and lookup-table execution
+    put("tick_s", core.tick_s, lambda: core.neurons * out["neuron_update_latency_s"],
+        f"{core.neurons} neurons x {_g(out['neuron_update_latency_s'] * 1e9)} ns, one after another")
+    put("int_add_energy_j", core.int_add_energy_j, lambda: cm.integer_add_energy(chip.feature_size_m),
+        f"32-bit add: 0.1 pJ at 45 nm x {_g(chip.feature_size_m * 1e9)} nm / 45 nm")
+    put("synaptic_event_energy_j", core.synaptic_event_energy_j,
+        lambda: xbar.cells_per_weight * out["read_energy_j"] + out["int_add_energy_j"],
+        f"{xbar.cells_per_weight} cell reads at the on-level + one integer addition")
+    put("neuron_tick_energy_j", core.neuron_tick_energy_j, lambda: core.neuron_update_energy_j, "one neuron update")
+    put("active_neuron_tick_energy_j", core.active_neuron_tick_energy_j, lambda: core.neuron_update_energy_j,
+        "one neuron update")
+    put("spike_energy_j", core.spike_energy_j, lambda: out["buffer_write_energy_per_byte_j"],
+        "one byte written to the core's buffer")
+    # lookup tables are small (an activation level x a weight code): a 1 KiB table memory beside the neurons
+    put("lut_read_energy_per_byte_j", None, lambda: cm.buffer_energy_per_byte(LUT_MEMORY_BYTES, aux.energy_per_byte_j),
+        f"1 KiB {aux.technology} table memory: {ref}")
     # static power
     put("core_leakage_w", None, lambda: core.leakage_w + core.buffer_bytes * aux.leakage_w_per_byte,
         f"logic {_g(core.leakage_w * 1e6)} uW + buffer {_g(core.buffer_bytes / 1024)} KiB x "

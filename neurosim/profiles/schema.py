@@ -240,6 +240,22 @@ class CoreSpec:
     leakage_w: float = price("static power of one core's digital logic, buffer excluded", "uw", 0, 1e12)
     neuron_update_latency_s: float | None = pinned("duration of one neuron update (default: one cycle of "
                                                    "chip.clock_mhz)", "ns", 0, 1e9)
+    # the events of the spiking and lookup-table executors (digital neuromorphic cores state them directly)
+    tick_s: float | None = pinned("one timestep of spiking execution (default: every neuron of a core updated once, "
+                                  "one after another: neurons x neuron update latency)", "ns", 0, 1e12)
+    synaptic_event_energy_j: float | None = pinned(
+        "energy of one synaptic event of spiking execution: a spike reaching one synapse of non-zero weight "
+        "(default: reading the weight's cells at the on-level plus one integer addition)", "pj", 0, 1e6)
+    neuron_tick_energy_j: float | None = pinned("energy of updating one spiking neuron in a tick in which it got no "
+                                                "input (default: one neuron update)", "pj", 0, 1e6)
+    active_neuron_tick_energy_j: float | None = pinned(
+        "energy of updating one spiking neuron in a tick in which it got input (default: one neuron update)", "pj",
+        0, 1e6)
+    spike_energy_j: float | None = pinned("energy of emitting one spike (default: writing one byte, its address, to "
+                                          "the core's buffer)", "pj", 0, 1e6)
+    int_add_energy_j: float | None = pinned(
+        "energy of one 32-bit integer addition (default: 0.1 pJ at 45 nm, Horowitz ISSCC 2014, scaled by "
+        "chip.feature_size / 45 nm)", "pj", 0, 1e6)
 
 
 @dataclass(frozen=True)

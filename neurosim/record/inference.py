@@ -40,6 +40,8 @@ class InferenceReport:
     ledger : dict
         Inference events only (:meth:`neurosim.Ledger.to_dict`).
     mapping : MappingReport
+    executor_options : dict
+        The executor's settings (timesteps of spiking execution, activation levels of lookup tables...).
     """
 
     profile: dict[str, Any]
@@ -50,6 +52,7 @@ class InferenceReport:
     reference_accuracy: float | None
     ledger: dict[str, Any] = field(repr=False)
     mapping: MappingReport = field(repr=False)
+    executor_options: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------------ pricing
     def pricing_profile(self) -> Profile:
@@ -133,7 +136,8 @@ class InferenceReport:
         power = self.power_w
         return json_safe({
             "schema": REPORT_SCHEMA, "profile": self.profile, "model": self.model, "executor": self.executor,
-            "samples": self.samples, "accuracy": self.accuracy, "reference_accuracy": self.reference_accuracy,
+            "executor_options": self.executor_options, "samples": self.samples, "accuracy": self.accuracy,
+            "reference_accuracy": self.reference_accuracy,
             "energy_per_inference_j": dict(self.energy_per_inference_j),
             "total_energy_per_inference_j": self.total_energy_per_inference_j, "latency_s": self.latency_s,
             "time_s": self.time_s, "throughput_per_s": self.throughput_per_s,
@@ -160,7 +164,8 @@ class InferenceReport:
             raise RecordError(f"{source}: key 'mapping' is malformed ({exc})") from None
         report = cls(profile=data["profile"], model=data["model"], executor=data["executor"],
                      samples=data["samples"], accuracy=data["accuracy"],
-                     reference_accuracy=data["reference_accuracy"], ledger=data["ledger"], mapping=mapping)
+                     reference_accuracy=data["reference_accuracy"], ledger=data["ledger"], mapping=mapping,
+                     executor_options=dict(data.get("executor_options") or {}))
         report.pricing_profile()
         report.counts()
         return report
@@ -171,8 +176,9 @@ class InferenceReport:
 
     def format(self) -> str:
         name = self.profile["name"]
+        options = "".join(f", {k} {v}" for k, v in self.executor_options.items())
         lines = [f"model {self.model} on {name}: {self.samples} inferences"
-                 + ("" if self.executor == "analog" else f" ({self.executor} executor)")]
+                 + ("" if self.executor == "analog" else f" ({self.executor} executor{options})")]
         if self.accuracy is not None:
             ref = f" (reference ternary model {100 * self.reference_accuracy:.2f} %)" \
                 if self.reference_accuracy is not None else ""

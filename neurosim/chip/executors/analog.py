@@ -58,8 +58,8 @@ class AnalogExecutor(Executor):
     name = "analog"
     summary = "crossbar MVMs on the cells' effective levels with DACs, shared ADCs and digital shift-add"
 
-    def __init__(self, mapping: Mapping, *, seed: int = 0):
-        super().__init__(mapping, seed=seed)
+    def __init__(self, mapping: Mapping, *, seed: int = 0, options=None):
+        super().__init__(mapping, seed=seed, options=options)
         self._cycles = input_cycles(mapping.profile)
         self._stage_events = stage_events(mapping, self._cycles)
         self._stages = {st.name: dict(st.steps) for st in self._stage_events}

@@ -19,21 +19,35 @@ and the events it caused"):
   (on-chip training); an executor that cannot do it says so with an :class:`ExecutorError`.
 
 Adding an executor is adding one module with a subclass decorated by :func:`register_executor`; ``Chip(profile,
-model, executor=NAME)`` and ``neurosim infer --executor NAME`` then find it.
+model, executor=NAME)`` and ``neurosim infer --executor NAME`` then find it. An executor's own settings (timesteps
+of spiking execution, activation levels of the lookup tables) are declared in its ``options`` (a default and a rule
+each, like trainer hyper-parameters) and given as ``Chip(..., executor_options={...})``.
 """
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Mapping as MappingType
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ..._fields import Rule, shown
 from ...errors import ExecutorError
 from ...ledger import Ledger
 from ...mapping.mapper import Mapping
 from ..contract import Execution
 from ..held import HeldState
+
+
+@dataclass(frozen=True)
+class ExecutorOption:
+    """One declared setting of an executor: its default and the rule every value follows."""
+
+    default: Any
+    rule: Rule
 
 
 class Executor(ABC):
@@ -44,15 +58,19 @@ class Executor(ABC):
     mapping : Mapping
         The model laid out on the chip; ``mapping.model`` and ``mapping.profile`` come with it.
     seed : int
-        Seeds the executor's own random draws (read noise), apart from the memory's.
+        Seeds the executor's own random draws (read noise, Poisson spikes), apart from the memory's.
+    options : mapping, optional
+        Values of the executor's declared :attr:`options` (the rest take their defaults).
     """
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
+    options: ClassVar[dict[str, ExecutorOption]] = {}
 
-    def __init__(self, mapping: Mapping, *, seed: int = 0):
+    def __init__(self, mapping: Mapping, *, seed: int = 0, options: MappingType[str, Any] | None = None):
         self.mapping = mapping
         self.seed = seed
+        self.settings: dict[str, Any] = check_options(self.name, self.options, options or {})
 
     @property
     def levels(self) -> int:
@@ -90,6 +108,26 @@ class Executor(ABC):
                             "run on it; use executor 'analog'")
 
 
+def check_options(executor: str, declared: MappingType[str, ExecutorOption],
+                  given: MappingType[str, Any]) -> dict[str, Any]:
+    """Every declared option's value (given, else default), checked; raises :class:`ExecutorError` naming the
+    executor, the option (with the closest declared one for a typo), the constraint and the value."""
+    for key in given:
+        if key not in declared:
+            close = difflib.get_close_matches(str(key), list(declared), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ExecutorError(f"executor {executor!r} has no option {key!r}{hint} (its options: "
+                                f"{', '.join(declared) or 'none'})")
+    values = {}
+    for key, option in declared.items():
+        value = given.get(key, option.default)
+        checked, problem = option.rule.check(value)
+        if problem is not None:
+            raise ExecutorError(f"executor {executor!r}: option {key!r} {problem} (got {shown(value)})")
+        values[key] = checked
+    return values
+
+
 EXECUTORS: dict[str, type[Executor]] = {}
 
 
@@ -101,11 +139,14 @@ def register_executor(cls: type[Executor]) -> type[Executor]:
     return cls
 
 
-def make_executor(name: str, mapping: Mapping, *, seed: int = 0) -> Executor:
-    """The registered executor ``name`` built for ``mapping`` (raises :class:`ExecutorError` listing the names)."""
+def make_executor(name: str, mapping: Mapping, *, seed: int = 0,
+                  options: MappingType[str, Any] | None = None) -> Executor:
+    """The registered executor ``name`` built for ``mapping`` with ``options`` (raises :class:`ExecutorError`
+    listing the names, or naming a bad option)."""
     if not isinstance(name, str) or name not in EXECUTORS:
         raise ExecutorError(f"unknown executor {name!r}; registered executors: {', '.join(sorted(EXECUTORS))}")
-    return EXECUTORS[name](mapping, seed=seed)
+    return EXECUTORS[name](mapping, seed=seed, options=options)
 
 
-__all__ = ["Executor", "ExecutorError", "EXECUTORS", "register_executor", "make_executor"]
+__all__ = ["Executor", "ExecutorError", "ExecutorOption", "EXECUTORS", "register_executor", "make_executor",
+           "check_options"]
