@@ -64,4 +64,9 @@ def main(argv: list[str] | None = None):
 
 
 if __name__ == "__main__":
-    main()
+    from neurosim.errors import NeurosimError
+
+    try:
+        main()
+    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
+        raise SystemExit(f"error: {exc}") from None

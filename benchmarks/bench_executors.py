@@ -136,4 +136,9 @@ def main(argv: list[str] | None = None) -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(0 if main() else 1)
+    from neurosim.errors import NeurosimError
+
+    try:
+        raise SystemExit(0 if main() else 1)
+    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
+        raise SystemExit(f"error: {exc}") from None

@@ -6,7 +6,8 @@ profiles, one multi-level cell elsewhere) where a fixed fraction of weights chan
 writes, write energy per step, write time, power during writing and the projected lifetime in steps, and draws a
 bar chart.
 
-Run: ``python examples/wear_whatif.py [--steps 200] [--weights 65536] [--plot wear_whatif.png]``
+Run: ``python examples/wear_whatif.py [--steps 200] [--weights 65536] [--plot wear_whatif.png]`` (the plot is
+written unless ``--plot ''``).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--weights", type=int, default=65536)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", default=None, help="write a bar chart to this PNG file")
+    parser.add_argument("--plot", default="wear_whatif.png", help="the bar chart's PNG file ('' for none)")
     args = parser.parse_args(argv)
 
     profiles = [neurosim.load_profile(n) for n in neurosim.list_profiles()]
@@ -87,7 +88,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         axes[1].set_xlabel("projected lifetime (update steps)")
         for ax in axes:
             ax.invert_yaxis()
-        fig.suptitle("Same write workload, every shipped profile")
+        fig.suptitle(f"The same write workload on every shipped profile: {args.weights:,} ternary weights, "
+                     f"{args.steps} update steps, ~1 % of weights changing per step, seed {args.seed}", fontsize=9)
         fig.tight_layout()
         fig.savefig(args.plot, dpi=120)
         print(f"plot written to {args.plot}")

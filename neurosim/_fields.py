@@ -95,12 +95,17 @@ class Rule:
             return None, f"must be {self.describe()}, not {type(value).__name__}"
         if kind == "int" and not isinstance(value, (int, np.integer)):
             return None, f"must be {self.describe()}, not a float"
-        number = int(value) if kind == "int" else float(value)
+        try:
+            number = int(value) if kind == "int" else float(value)
+        except OverflowError:  # an integer beyond any float: no finite number
+            return None, f"must be {self.describe()}"
         if isinstance(number, float) and not math.isfinite(number):
             return None, f"must be {self.describe()}"
-        if self.lo is not None and (number < self.lo or (self.lo_open and number == self.lo)):
+        # bounds on the value as given: an integer just past a bound must not round into range as a float
+        exact = int(value) if isinstance(value, (int, np.integer)) else number
+        if self.lo is not None and (exact < self.lo or (self.lo_open and exact == self.lo)):
             return None, f"must be {self.describe()}"
-        if self.hi is not None and (number > self.hi or (self.hi_open and number == self.hi)):
+        if self.hi is not None and (exact > self.hi or (self.hi_open and exact == self.hi)):
             return None, f"must be {self.describe()}"
         return number, None
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__
 from .errors import NeurosimError
 from .profiles import DEFAULT_PROFILE
+from .record.table import DEFAULT_SAMPLE_RATE_HZ
 
 
 def _cmd_profiles_list(args: argparse.Namespace) -> int:
@@ -59,25 +60,30 @@ def _cmd_profiles_show(args: argparse.Namespace) -> int:
 
 def _cmd_profiles_validate(args: argparse.Namespace) -> int:
     from .profiles import load_profile_file
+    from .profiles.loader import profile_errors
 
     status = 0
     for path in args.files:
-        try:
-            p = load_profile_file(path)
-        except NeurosimError as exc:
-            print(f"invalid: {exc}", file=sys.stderr)
+        errors = profile_errors(path)  # every error of the file, not only the first
+        if errors:
             status = 1
-        else:
-            print(f"ok: {path} (profile {p.name!r}, hash {p.content_hash[:12]})")
+            for exc in errors:
+                print(f"invalid: {exc}", file=sys.stderr)
+            if len(errors) > 1:
+                print(f"{path}: {len(errors)} errors", file=sys.stderr)
+            continue
+        p = load_profile_file(path)
+        print(f"ok: {path} (profile {p.name!r}, hash {p.content_hash[:12]})")
     return status
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
     from .mapping import map_model
-    from .nn import load_model
 
+    _check_output(args.json, "--json")
+    _check_output(args.plot, "--plot", ".png")
     profile = _profile(args)
-    mapping = map_model(load_model(args.model), profile, args.placement)
+    mapping = map_model(_model(args.model), profile, args.placement)
     report = mapping.report()
     print(report.format(profile.costs))
     if args.json:
@@ -95,12 +101,13 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     from .chip import Chip
     from .chip.aging import accuracy_over_time, format_aging, parse_durations
     from .data import load_dataset
-    from .nn import load_model
 
+    _check_output(args.json, "--json")
+    _check_output(args.plot, "--plot", ".png")
     profile = _profile(args)
     after = parse_durations(args.after) if args.after else None
-    model = load_model(args.model)
     data = load_dataset(args.data, seed=args.seed)
+    model = _model(args.model, data, seed=args.seed)
     if data.input_shape != model.input_shape:
         from .errors import DataError
 
@@ -147,6 +154,48 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     if args.json:
         print(f"report written to {report.save(args.json)}")
     return 0
+
+
+def _model(name: str, data=None, seed: int = 0):
+    """A shipped or file model, or for layer sizes (``784-128-10``) a fresh seeded ternary MLP shaped by the data
+    (or, without data, by the sizes: a flat input of the first size). Every chip command takes the same forms."""
+    from .nn import load_model
+    from .nn.spec import is_spec, model_from_spec, parse_spec
+
+    if not is_spec(name):
+        return load_model(name)
+    if data is None:
+        sizes = parse_spec(name)
+        return model_from_spec(name, (sizes[0],), sizes[-1], seed=seed)
+    return model_from_spec(name, data.input_shape, data.n_classes, seed=seed)
+
+
+def _check_output(path: str | None, option: str, suffix: str | None = None) -> None:
+    """Refuse an output path that could not be written, before any work: a folder, a path below a file, a name
+    too long, a folder without write permission, or (with ``suffix``) the wrong extension."""
+    if not path:
+        return
+    import os
+
+    from .errors import OutputError
+
+    target = Path(path)
+    try:
+        if target.is_dir():
+            raise OutputError(f"{option} {path}: is a folder; give a file name")
+        if suffix and target.suffix.lower() != suffix:
+            raise OutputError(f"{option} {path}: must end with {suffix} (the file type written)")
+        parent = target.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise OutputError(f"{option} {path}: {parent} is a file, not a folder")
+        if not os.access(parent, os.W_OK):
+            raise OutputError(f"{option} {path}: folder {parent} is not writable")
+        if len(target.name.encode()) > 255:
+            raise OutputError(f"{option} {path}: a file name is at most 255 bytes")
+    except OSError as exc:
+        raise OutputError(f"{option} {path}: cannot be written ({exc.strerror or exc})") from None
 
 
 def _executor_options(args: argparse.Namespace) -> dict:
@@ -196,6 +245,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.out and Path(args.out).is_dir():  # fail before training, not after
         raise RecordError(f"{args.out}: is a folder; --out takes a file name for the run record")
+    _check_output(args.out, "--out")
     profile = _profile(args)
     data = load_dataset(args.data, seed=args.seed)
     trainer = make_trainer(args.trainer, **_parse_params(args.trainer, args.param))
@@ -206,14 +256,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model = load_model(args.model)
     chip = Chip(profile, model, seed=args.seed)
     batch = args.batch_size or trainer.default_batch_size
-    print(f"training {model.name} on {chip.profile.name} with {trainer!r}, data {data.describe()}, "
-          f"batch {batch}, {args.epochs} epochs, seed {args.seed}", file=sys.stderr)
+    if not args.quiet:
+        print(f"training {model.name} on {chip.profile.name} with {trainer!r}, data {data.describe()}, "
+              f"batch {batch}, {args.epochs} epochs, seed {args.seed}", file=sys.stderr)
     record = train(chip, trainer, data, epochs=args.epochs, batch_size=batch, seed=args.seed,
                    progress=None if args.quiet else ProgressBar(trainer.name),
                    run_info={"model_spec": args.model, "command": "train"})
     if args.out:
         print(f"run record written to {record.save(args.out)}")
-    print(format_table([record]))
+    print(format_table([record], args.sample_rate))
     if record.final.cells_failed:
         print(f"note: {record.final.cells_failed} cells wore out during training and are stuck "
               f"(training continued on them)")
@@ -261,16 +312,22 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     spec = CompareSpec(trainers=trainers, profile=profile, data=args.data, model=args.model, epochs=args.epochs,
                        seed=args.seed, weight_bits=args.weight_bits, scenario=scenario, params=params,
                        batch_sizes=batch_sizes, seeds=args.seeds, batch_size=args.batch_size)
+    from .experiments.compare import compare_study
+    from .experiments.points import expand
+
+    expand(compare_study(spec))  # every setting checked (data, model, profile) before anything is said or run
     setting = (f"online adaptation, shift {scenario.shift}, analog drift {scenario.analog_drift}, digital drift "
                f"{scenario.digital_drift}" if scenario else f"from scratch, {args.epochs} epochs")
     seeds = f"seed {args.seed}" if args.seeds == 1 else f"seeds {args.seed}-{args.seed + args.seeds - 1}"
-    print(f"comparing {', '.join(trainers)} on {profile.name}, data {args.data}, model {args.model} "
-          f"({args.weight_bits}-bit), {setting}, {seeds}", file=sys.stderr)
+    if not args.quiet:
+        print(f"comparing {', '.join(trainers)} on {profile.name}, data {args.data}, model {args.model} "
+              f"({args.weight_bits}-bit), {setting}, {seeds}", file=sys.stderr)
     result = compare(spec, args.out, progress=not args.quiet, workers=args.workers, scheduler=args.scheduler,
-                     retry_failed=args.retry_failed, command=" ".join(["neurosim", "compare", *sys.argv[2:]]))
+                     retry_failed=args.retry_failed, command=" ".join(["neurosim", "compare", *sys.argv[2:]]),
+                     sample_rate_hz=args.sample_rate)
     outcome = result.outcome
     if result.records:
-        print(format_comparison(result.records))
+        print(format_comparison(result.records, args.sample_rate))
     failed = [p for p in outcome.points if p.status == "failed"]
     for p in failed:
         print(f"failed: {p.axes.get('trainer')} seed {p.seed}: {(p.error or '').splitlines()[0]}", file=sys.stderr)
@@ -318,7 +375,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(spec, points, args.out)
     make_engine(args.workers, args.scheduler)  # check the options before saying anything
-    print(f"study {spec.name!r} ({spec.kind}): {len(points)} points into {args.out}/", file=sys.stderr)
+    if not args.quiet:
+        print(f"study {spec.name!r} ({spec.kind}): {len(points)} points into {args.out}/", file=sys.stderr)
     outcome = run_study(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         retry_failed=args.retry_failed, progress=not args.quiet, points=points,
                         reprice=not args.no_reprice,
@@ -494,6 +552,17 @@ def _int_at_least(lo: int):
 
 
 _positive_int = _int_at_least(1)
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0 (a usage error naming the value otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (got {text!r})")
+    return value
 _non_negative_int = _int_at_least(0)
 
 
@@ -523,6 +592,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="change one profile key for this run, repeatable (e.g. --set periphery.adc_bits=4 "
                             "--set crossbar.rows=64); checked like a profile file")
 
+    def sample_rate_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--sample-rate", type=_positive_float, default=DEFAULT_SAMPLE_RATE_HZ, metavar="HZ",
+                       help="training samples a second the chip learns from in deployment: states lifetimes in "
+                            f"time and the average power (default {DEFAULT_SAMPLE_RATE_HZ:g}: an always-on sensor "
+                            "learning from a sample a second)")
+
     def study_options(p: argparse.ArgumentParser, no_plots: bool = True) -> None:
         p.add_argument("--workers", type=_positive_int, default=None,
                        help="worker processes (default: this machine's cores); with --scheduler local, Dask workers")
@@ -535,7 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress line")
 
     def chip_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", required=True, help="shipped model name (see models/) or path to a model .toml")
+        p.add_argument("--model", required=True, help="shipped model name (see models/), path to a model .toml, or "
+                       "layer sizes of a fresh seeded MLP (784-128-10)")
         p.add_argument("--profile", default=DEFAULT_PROFILE,
                        help=f"shipped profile name or path (default {DEFAULT_PROFILE})")
         p.add_argument("--placement", choices=("optimized", "naive"), default="optimized")
@@ -606,6 +682,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_tr.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                       help="trainer hyper-parameter, repeatable (e.g. --param lr=0.01)")
     p_tr.add_argument("--out", metavar="JSON", help="write the run record here")
+    sample_rate_option(p_tr)
     p_tr.add_argument("--quiet", action="store_true", help="no progress bar")
     set_option(p_tr)
     p_tr.set_defaults(func=_cmd_train)
@@ -637,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--out", default="neurosim_compare",
                        help="folder for the store, records, CSV and plots (a rerun of the same comparison resumes)")
     study_options(p_cmp, no_plots=False)
+    sample_rate_option(p_cmp)
     set_option(p_cmp)
     p_cmp.set_defaults(func=_cmd_compare)
 

@@ -64,3 +64,7 @@ class ExecutorError(NeurosimError, ValueError):
 
 class StudyError(NeurosimError, ValueError):
     """A study spec is malformed, its folder holds another study, or its store cannot be used."""
+
+
+class OutputError(NeurosimError, ValueError):
+    """An output path (a report, a record, a plot) that cannot be written: refused before any work."""

@@ -69,6 +69,8 @@ COUNTS: dict[str, str] = {
     "lut_lookups": "lookup-table reads of products (work done; priced by the bytes they read)",
     "lut_bytes_read": "bytes read from lookup tables",
     "int_adds": "integer additions (lookup-table accumulation, bias and threshold steps)",
+    "offchip_bytes_read": "bytes of spilled trainer state read from off-chip memory",
+    "offchip_bytes_written": "bytes of spilled trainer state written to off-chip memory",
 }
 #: counts that measure work rather than events with a price
 UNPRICED_COUNTS: tuple[str, ...] = ("macs", "lut_lookups")
@@ -83,7 +85,8 @@ SERIAL_STEPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify", "cr
 WRITE_GROUPS: tuple[str, ...] = ("write_set", "write_reset", "write_verify")
 
 ENERGY_CATEGORIES: tuple[str, ...] = ("write", "write_verify", "read", "wire", "dac", "adc", "sample_hold", "noc",
-                                     "neuron", "buffer", "aux_memory", "synapse", "spike", "lut", "leakage")
+                                     "neuron", "buffer", "aux_memory", "off_chip", "synapse", "spike", "lut",
+                                     "leakage")
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ ENERGY_TABLE: tuple[EnergyRule, ...] = (
     EnergyRule("buffer_bytes_written", "costs.buffer_write_energy_per_byte_j", "buffer"),
     EnergyRule("aux_bytes_read", "costs.aux_read_energy_per_byte_j", "aux_memory"),
     EnergyRule("aux_bytes_written", "costs.aux_write_energy_per_byte_j", "aux_memory"),
+    EnergyRule("offchip_bytes_read", "costs.offchip_energy_per_byte_j", "off_chip"),
+    EnergyRule("offchip_bytes_written", "costs.offchip_energy_per_byte_j", "off_chip"),
     EnergyRule("synaptic_events", "costs.synaptic_event_energy_j", "synapse"),
     EnergyRule("neuron_ticks", "costs.neuron_tick_energy_j", "neuron"),
     EnergyRule("active_neuron_ticks", "costs.active_neuron_tick_energy_j", "neuron"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -16,11 +18,28 @@ def _train(path, *extra: str) -> int:
                  "--out", str(path), "--quiet", *extra])
 
 
-def _table_rows(out: str) -> dict[str, list[str]]:
+def _table_rows(out: str) -> dict[str, dict[str, str]]:
+    """The results table as {trainer: {column: cell}} (columns are two or more spaces apart; cells such as
+    "2.06 nJ" hold one)."""
     lines = out.splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("trainer") and "test acc" in line)
-    return {line.split()[0]: line.split() for line in lines[header + 1:] if line.strip()
-            and line.split()[0] in TRAINERS}
+    at = next(i for i, line in enumerate(lines) if line.startswith("trainer") and "test acc" in line)
+    names = re.split(r"\s{2,}", lines[at].strip())
+    rows = {}
+    for line in lines[at + 1:]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if cells and cells[0] in TRAINERS:
+            rows[cells[0]] = dict(zip(names, cells))
+    return rows
+
+
+_PREFIX = {"a": 1e-18, "f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6,
+           "G": 1e9}
+
+
+def _si_value(text: str, unit: str) -> float:
+    """``"2.06 nJ"`` -> 2.06e-9."""
+    number, prefixed = text.split()
+    return float(number) * _PREFIX[prefixed[: -len(unit)]]
 
 
 def _assert_one_line_error(err: str, *needles: str) -> None:
@@ -49,22 +68,26 @@ def test_train_prints_summary_and_writes_record(tmp_path, capsys):
     assert record.run_info == {"command": "train"}
     # the table row is the record's final epoch
     row = rows["sgd"]
-    assert row[1] == f"{100 * record.final.test_accuracy:.2f}%"
-    assert int(row[2].replace(",", "")) == record.final.writes_total
-    assert int(row[3].replace(",", "")) == record.final.writes_max_cell
-    assert int(row[5]) == record.final.cells_failed
+    assert row["batch"] == str(record.batch_size)
+    assert row["test acc"] == f"{100 * record.final.test_accuracy:.2f}%"
+    assert int(row["writes"].replace(",", "")) == record.final.writes_total
+    assert int(row["worst cell"].replace(",", "")) == record.final.writes_max_cell
+    assert int(row["failed"]) == record.final.cells_failed
     priced = record.energy()  # the table prices the record's counts under its own profile
-    assert float(row[6]) == pytest.approx(priced.energy_j["write"], rel=1e-2)
-    assert float(row[8]) == pytest.approx(priced.total_energy_j, rel=1e-2)
-    assert float(row[9]) == pytest.approx(priced.power_w, rel=1e-2)
-    assert int(row[10].replace(",", "")) == record.final.aux_memory_bytes
-    # --quiet: no progress bar, only the one-line run description on stderr
-    assert len(captured.err.strip().splitlines()) == 1 and "training mlp_64-16-10 on rram_hfo2" in captured.err
+    program = priced.energy_j["write"] + priced.energy_j["write_verify"]  # programming includes its verify reads
+    assert _si_value(row["program"], "J") == pytest.approx(program, rel=1e-2)
+    assert _si_value(row["total energy"], "J") == pytest.approx(priced.total_energy_j, rel=1e-2)
+    assert _si_value(row["busy power"], "W") == pytest.approx(priced.power_w, rel=1e-2)
+    assert _si_value(row["aux memory"], "B") == pytest.approx(record.final.aux_memory_bytes, rel=1e-2)
+    assert "1 training sample(s) a second" in captured.out  # the rate lifetimes and average power are stated at
+    # --quiet: nothing on stderr (no progress bar, no header)
+    assert captured.err.strip() == ""
 
 
 def test_train_param_reaches_the_record(tmp_path, capsys):
     path = tmp_path / "lr.json"
-    assert _train(path, "--param", "lr=0.01", "--param", "optimizer=momentum", "--seed", "2") == 0
+    assert main(["train", "--trainer", "sgd", "--model", "64-16-10", "--data", "digits", "--epochs", "1",
+                 "--out", str(path), "--param", "lr=0.01", "--param", "optimizer=momentum", "--seed", "2"]) == 0
     params = load_record(path).trainer["params"]
     assert params["lr"] == 0.01 and isinstance(params["lr"], float)
     assert params["optimizer"] == "momentum"

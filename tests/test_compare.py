@@ -94,7 +94,7 @@ def test_compare_with_seeds_shows_means_and_intervals(tmp_path, capsys):
                  "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "mean +- half-width of the 95 % confidence interval over seeds" in printed
-    assert printed.splitlines()[1].split()[:2] == ["sgd", "3"]
+    assert printed.splitlines()[1].split()[:3] == ["sgd", "32", "3"]  # trainer, batch, seeds
     records = {(r.trainer["name"], r.seed): r for r in map(load_record, out.glob("*_seed*.json"))}
     assert sorted(records) == [("coordinate", s) for s in range(3)] + [("sgd", s) for s in range(3)]
     assert {r.batch_size for (t, _), r in records.items() if t == "sgd"} == {32}

@@ -396,3 +396,80 @@ def test_default_mnist_not_found_says_where_it_looked(isolated):
     assert str(isolated / "shared" / "data" / "mnist") in msg  # walking up
     assert str(isolated / "elsewhere" / "shared" / "data" / "mnist") in msg  # beside the repository root
     assert "'mnist:PATH'" in msg
+
+
+# ------------------------------------------------------------------------------- hardening (issue "Hardening")
+def test_gzip_bomb_is_stopped_at_the_limit(tmp_path, monkeypatch):
+    from neurosim.data import idx as idx_module
+
+    monkeypatch.setattr(idx_module, "MAX_IDX_BYTES", 1000)
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros((10, 10, 10), np.uint8))))  # 1016 bytes inflated
+    with pytest.raises(DataError, match=rf"{path}: gzip stream inflates to more than 1000 bytes"):
+        read_idx(path)
+    plain = tmp_path / "plain"
+    plain.write_bytes(idx_bytes(np.zeros((10, 10, 10), np.uint8)))
+    with pytest.raises(DataError, match=rf"{plain}: IDX file larger than 1000 bytes"):
+        read_idx(plain)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink_loop", "nul", "long_name"])
+def test_read_idx_of_paths_that_are_not_regular_files(tmp_path, kind):
+    import os
+
+    path = tmp_path / "x-idx1-ubyte"
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block for ever
+    elif kind == "symlink_loop":
+        path.symlink_to(path.name)
+    elif kind == "nul":
+        path = tmp_path / "a\x00b"
+    else:
+        path = tmp_path / ("x" * 300)
+    with pytest.raises(DataError) as info:
+        read_idx(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize("spec", ["mnist:" + "x" * 300, "mnist:a\x00b", "mnist:~no_such_user_zz/mnist",
+                                  "mnist:" + "x/" * 3000])
+def test_mnist_paths_that_cannot_exist_are_data_errors(spec):
+    """Names too long, NUL characters and unknown users used to raise OSError, ValueError and RuntimeError."""
+    with pytest.raises(DataError) as info:
+        load_dataset(spec)
+    assert "MNIST directory" in str(info.value) or "cannot expand" in str(info.value)
+
+
+def test_mnist_entry_that_is_a_directory_or_symlink_loop_is_named(tmp_path):
+    (tmp_path / "t10k-images-idx3-ubyte").mkdir()
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte: cannot read MNIST file: is a directory"):
+        load_dataset(f"mnist:{tmp_path}")
+    (tmp_path / "t10k-images-idx3-ubyte").rmdir()
+    (tmp_path / "t10k-images-idx3-ubyte").symlink_to("t10k-images-idx3-ubyte")
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte: cannot read MNIST file: too many levels of symbolic"):
+        load_dataset(f"mnist:{tmp_path}")
+
+
+def test_mnist_files_without_images_or_pixels_are_refused(tmp_path):
+    write_mnist_pair(tmp_path, "train", np.zeros((0, 2, 3), np.uint8), np.zeros(0, np.uint8))
+    write_mnist_pair(tmp_path, "t10k", *synthetic(5, 1))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz: holds no images"):
+        load_dataset(f"mnist:{tmp_path}")
+    write_mnist_pair(tmp_path, "train", np.zeros((5, 0, 3), np.uint8), np.zeros(5, np.uint8))
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz: MNIST images of 0x3 pixels"):
+        load_dataset(f"mnist:{tmp_path}")
+
+
+def test_mnist_pixel_limit_is_checked_before_the_float_copies(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets_module, "MAX_MNIST_PIXELS", 100)
+    write_mnist_pair(tmp_path, "train", *synthetic(10, 1))
+    write_mnist_pair(tmp_path, "t10k", *synthetic(10, 2))
+    with pytest.raises(DataError, match=r"hold 120 pixels in all; at most 100"):
+        load_dataset(f"mnist:{tmp_path}")
+
+
+def test_huge_claimed_idx_dimensions_are_refused_without_allocating(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">3I", 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1) + b"\0" * 16)
+    with pytest.raises(DataError, match=r"truncated IDX data: shape \(4294967295, 4294967295, 4294967295\)"):
+        read_idx(path)

@@ -309,15 +309,18 @@ def test_summary_hand_example():
     assert (s.n_cells, s.steps, s.writes_total, s.writes_max_cell) == (4, 3, 5, 3)
     assert s.write_density == 5 / (4 * 3)
     assert (s.cells_written, s.cells_failed, s.cells_faulty_at_manufacture) == (3, 1, 0)
-    # lifetime over the healthy written cells 1 and 2: endurance 3 at 1 write per 3 steps -> 9 steps
-    assert s.lifetime.lifetime_steps == 9.0
+    # a cell wore out at step 3: the first-cell lifetime is that observed step, not a projection over the survivors
+    assert s.lifetime.lifetime_steps == 3.0
     assert s.lifetime.lifetime_steps_median_endurance == 3 * 3 / 3
     assert s.lifetime.first_failure_step == 3
+    # 1 % of 4 cells is one cell: the earliest projected end, cell 0 (endurance 3 at 1 write a step)
+    assert s.lifetime.lifetime_steps_1pct == 3.0
     d = s.to_dict()
-    assert d["writes_total"] == 5 and d["cells_failed"] == 1 and d["lifetime"]["lifetime_steps"] == 9.0
+    assert d["writes_total"] == 5 and d["cells_failed"] == 1 and d["lifetime"]["lifetime_steps"] == 3.0
     s10 = mem.summary(steps=10)
     assert s10.steps == 10 and s10.write_density == 5 / 40
-    assert s10.lifetime.lifetime_steps == 30.0
+    assert s10.lifetime.lifetime_steps == 3.0  # still the observed failure
+    assert s10.lifetime.lifetime_steps_1pct == 10.0  # cell 0: 3 writes in 10 steps, endurance 3
     assert mem.ledger.writes_total == s.writes_total
 
 
@@ -344,7 +347,8 @@ def test_lifetime_projection_hand_example():
     assert mem2.write_counts.tolist() == [10, 5, 0]
     assert mem2.lifetime().lifetime_steps == 100.0
     assert mem2.lifetime().to_dict() == {"steps_observed": 10, "lifetime_steps": 100.0,
-                                         "lifetime_steps_median_endurance": 100.0, "first_failure_step": None}
+                                         "lifetime_steps_median_endurance": 100.0, "first_failure_step": None,
+                                         "lifetime_steps_1pct": 100.0}
 
 
 def test_lifetime_uses_each_cells_own_endurance():

@@ -35,6 +35,8 @@ ENERGY_TERMS = {
                ("buffer_bytes_written", "buffer_write_energy_per_byte_j")],
     "aux_memory": [("aux_bytes_read", "aux_read_energy_per_byte_j"),
                    ("aux_bytes_written", "aux_write_energy_per_byte_j")],
+    "off_chip": [("offchip_bytes_read", "offchip_energy_per_byte_j"),
+                 ("offchip_bytes_written", "offchip_energy_per_byte_j")],
     "synapse": [("synaptic_events", "synaptic_event_energy_j")],
     "spike": [("spikes", "spike_energy_j")],
     "lut": [("lut_bytes_read", "lut_read_energy_per_byte_j")],

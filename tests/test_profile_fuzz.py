@@ -232,3 +232,38 @@ def test_every_key_deletion_is_rejected(name):
                     check_rejected(raw, "delete_in_section", f"{top}.{key}", ABSENT)
                 tried += 1
     assert tried == len(base) + sum(len(v) for v in base.values() if isinstance(v, dict))
+
+
+# ------------------------------------------------------------------------------- every error of a file at once
+@pytest.mark.parametrize("name", PROFILES)
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_profile_errors_reports_every_bad_key_of_a_file(tmp_path, name, data):
+    """Several independent bad values written to one file: profile_errors names each of them, and its first error
+    is the one load_profile_file raises."""
+    import tomli_w
+
+    from neurosim.profiles import load_profile_file
+    from neurosim.profiles.loader import profile_errors
+
+    raw = neurosim.load_profile(name).to_dict()
+    numeric = [(s, k, f) for s in SECTIONS for k, f in section_fields(s).items()
+               if f.metadata["kind"] in ("int", "float") and k in raw[s]]
+    chosen = data.draw(st.lists(st.sampled_from(numeric), min_size=1, max_size=6,
+                                unique_by=lambda t: (t[0], t[1])), label="keys")
+    for section, key, f in chosen:
+        raw[section][key] = data.draw(bad_numbers(f, raw[section][key]).filter(lambda v: v is not None
+                                                                              and v != {} and v != []), label=key)
+    path = tmp_path / f"{name}_bad.toml"
+    try:
+        path.write_text(tomli_w.dumps(raw))
+    except (TypeError, ValueError):  # a value TOML cannot hold (a list of mixed None...)
+        return
+    errors = profile_errors(path)
+    reported = {e.key for e in errors}
+    assert {f"{s}.{k}" for s, k, _ in chosen} <= reported, (reported, chosen)
+    with pytest.raises(ProfileError) as info:
+        load_profile_file(path)
+    assert str(errors[0]) == str(info.value)

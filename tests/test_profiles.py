@@ -10,6 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import neurosim
 from neurosim import ProfileError
@@ -224,7 +226,10 @@ def _set(raw, dotted, value):
 BAD_VALUES = [
     ("string for a number", "device.set_energy_pj", "0.6", "a finite number in [0, 1e+06]"),
     ("nan", "device.set_energy_pj", math.nan, "a finite number in [0, 1e+06]"),
-    ("infinity", "device.read_latency_ns", math.inf, "a finite number in [0, 1e+09]"),
+    ("infinity", "device.read_latency_ns", math.inf, "a finite number in (0, 1e+09]"),
+    ("zero read latency", "device.read_latency_ns", 0.0, "a finite number in (0, 1e+09]"),
+    ("zero set latency", "device.set_latency_ns", 0, "a finite number in (0, 1e+09]"),
+    ("zero pinned tick", "core.tick_ns", 0.0, "a finite number in (0, 1e+12]"),
     ("negative energy", "device.reset_energy_pj", -0.6, "a finite number in [0, 1e+06]"),
     ("zero-sized crossbar", "crossbar.rows", 0, "an integer in [1, 65536]"),
     ("adc bits 0", "periphery.adc_bits", 0, "an integer in [1, 32]"),
@@ -237,7 +242,10 @@ BAD_VALUES = [
                                                         "'flash', 'generic'"),
     ("number for a choice", "write_policy.mode", 1, "one of 'skip_unchanged', 'always'"),
     ("columns_per_adc > cols", "periphery.columns_per_adc", 256, "<= crossbar.cols (128)"),
-    ("stuck rates sum above 1", "device.stuck_at_high_rate", 0.5, "stuck_at_low_rate + stuck_at_high_rate <= 1"),
+    ("stuck rates sum above 1", "device.stuck_at_high_rate", 0.5,
+     "device.stuck_at_low_rate + device.stuck_at_high_rate < 1"),
+    ("stuck rates sum to 1", "device.stuck_at_high_rate", 0.5,
+     "device.stuck_at_low_rate + device.stuck_at_high_rate < 1"),
     ("odd cells_per_weight, differential pair", "crossbar.cells_per_weight", 3,
      "even for weight_encoding 'differential_pair'"),
 ]
@@ -249,6 +257,8 @@ def test_bad_value_in_file_names_file_key_constraint_and_value(tmp_path, what, k
     _set(raw, key, value)
     if what == "stuck rates sum above 1":
         raw["device"]["stuck_at_low_rate"] = 0.6
+    if what == "stuck rates sum to 1":  # every cell dead: refused, naming both keys
+        raw["device"]["stuck_at_low_rate"] = 0.5
     path = write(tmp_path, raw)
     err = load_error(path)
     msg = str(err)
@@ -560,3 +570,220 @@ def test_sar_model_reproduces_the_calibration_of_the_shipped_profile():
     assert all(components.adc_energy("sar", b, 1.0) < components.adc_energy("sar", b + 1, 1.0) for b in range(1, 16))
 
 
+
+
+# ------------------------------------------------------------------------------- hardening (issue "Hardening")
+def test_long_names_and_paths_are_profile_errors_not_os_errors(tmp_path):
+    """A 300-character name or path used to raise OSError errno 36 (file name too long)."""
+    with pytest.raises(ProfileError, match="unknown profile 'aaaa"):
+        neurosim.load_profile("a" * 300)
+    long_path = tmp_path / ("a" * 300 + ".toml")
+    for arg in (long_path, str(long_path)):
+        with pytest.raises(ProfileError, match="file name too long"):
+            neurosim.load_profile(arg)
+    with pytest.raises(ProfileError, match="file name too long"):
+        load_profile_file(long_path)
+    for base in ("a" * 300, "a" * 300 + ".toml", "x/" * 3000 + "p.toml"):
+        path = tmp_path / "user.toml"
+        path.write_text(f'base = "{base}"\n')
+        err = load_error(path)
+        assert err.file == str(path) and err.key == "profile", str(err)
+
+
+@pytest.mark.parametrize("name", ["rram_hfo2\x00", "rram\x00.toml", "../rram_hfo2"])
+def test_names_with_nul_or_parent_folders_are_refused(name):
+    with pytest.raises(ProfileError):
+        neurosim.load_profile(name)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("a = " + "[" * 10_000 + "]" * 10_000, "nested too deeply"),
+    ("a = " + "{b = " * 5000 + "1" + "}" * 5000, "nested too deeply"),
+    ("[" + ".".join(["t"] * 5000) + "]", "nest more than 16 levels deep"),
+    ("a = " + "[" * 17 + "]" * 17, "nest more than 16 levels deep"),
+    ("levels = 1" + "0" * 5000, "not valid TOML"),
+])
+def test_deeply_nested_or_huge_toml_is_a_profile_error_not_recursion(tmp_path, text, fragment):
+    """Deep nesting used to raise RecursionError (in the parser, in repr, in deepcopy)."""
+    path = tmp_path / "deep.toml"
+    path.write_text(text + "\n")
+    for load in (neurosim.load_profile, load_profile_file):
+        with pytest.raises(ProfileError) as info:
+            load(path)
+        assert info.value.file == str(path) and fragment in str(info.value)
+
+
+def test_oversized_profile_file_is_refused_before_reading_it_all(tmp_path, monkeypatch):
+    from neurosim import _toml
+
+    monkeypatch.setattr(_toml, "MAX_TOML_BYTES", 1000)
+    path = tmp_path / "big.toml"
+    path.write_text("# padding\n" * 200)
+    with pytest.raises(ProfileError, match="larger than 1000 bytes"):
+        neurosim.load_profile(path)
+
+
+@pytest.mark.parametrize("kind", ["symlink_loop", "fifo", "dangling"])
+def test_profile_paths_that_are_not_regular_files(tmp_path, kind):
+    path = tmp_path / "p.toml"
+    if kind == "symlink_loop":
+        path.symlink_to(path.name)
+    elif kind == "fifo":
+        import os
+
+        os.mkfifo(path)  # reading it would block for ever
+    else:
+        path.symlink_to("absent.toml")
+    for load in (neurosim.load_profile, load_profile_file):
+        with pytest.raises(ProfileError) as info:
+            load(path)
+        assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("changes, fragment", [
+    ({1: 2}, "key 1 must be a dotted key of the profile file as a string"),
+    ({("device", "levels"): 2}, "must be a dotted key of the profile file as a string"),
+    ({"device.set_energy_pj": 10 ** 400}, "must be a finite number in [0, 1e+06]"),
+    ({"description": "\ud800"}, "lone surrogate"),
+    ({"device.levels": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}, "must be an integer"),
+])
+def test_replace_with_bad_keys_or_values_raises_profile_error(changes, fragment):
+    """A non-string key used to raise AttributeError/TypeError; a huge int OverflowError."""
+    with pytest.raises(ProfileError) as info:
+        neurosim.load_profile("rram_hfo2").replace(changes)
+    assert fragment in str(info.value) and str(info.value).startswith("<rram_hfo2 + replace>: ")
+
+
+def test_replace_takes_a_mapping():
+    with pytest.raises(ProfileError, match="takes a mapping"):
+        neurosim.load_profile("rram_hfo2").replace([("device.levels", 4)])
+
+
+def test_replace_with_numpy_scalars_equals_plain_values():
+    """numpy scalars pass the rules; they used to break the canonical JSON (TypeError: not JSON serializable)."""
+    import numpy as np
+
+    p = neurosim.load_profile("rram_hfo2")
+    plain = p.replace({"device.set_energy_pj": 0.5, "crossbar.rows": 64, "periphery.exact": True})
+    numpy_ = p.replace({"device.set_energy_pj": np.float64(0.5), "crossbar.rows": np.int64(64),
+                        "periphery.exact": np.bool_(True)})
+    assert numpy_ == plain and numpy_.content_hash == plain.content_hash
+    assert p.replace({"device.set_energy_pj": np.float32(0.5)}).device.set_energy_j == 0.5e-12
+
+
+@pytest.mark.parametrize("key", ["device.read_latency_ns", "device.set_latency_ns", "device.reset_latency_ns",
+                                 "core.tick_ns", "core.neuron_update_latency_ns"])
+def test_zero_latencies_that_make_figures_meaningless_are_refused(key):
+    """read_latency_ns = 0 gave throughput 0 and power nan in `infer`."""
+    with pytest.raises(ProfileError) as info:
+        neurosim.load_profile("rram_hfo2").replace({key: 0.0})
+    assert info.value.key == key and info.value.constraint.startswith("a finite number in (0, ")
+
+
+@pytest.mark.parametrize("key", ["periphery.dac_latency_ns", "periphery.adc_latency_ns",
+                                 "chip.noc_latency_per_flit_hop_ns"])
+def test_zero_latencies_with_a_meaning_are_accepted(key):
+    p = neurosim.load_profile("rram_hfo2").replace({key: 0.0})
+    assert p.to_dict()[key.split(".")[0]][key.split(".")[1]] == 0.0
+
+
+def test_stuck_at_rates_summing_to_one_name_both_keys():
+    with pytest.raises(ProfileError) as info:
+        neurosim.load_profile("rram_hfo2").replace({"device.stuck_at_low_rate": 0.25,
+                                                    "device.stuck_at_high_rate": 0.75})
+    msg = str(info.value)
+    assert "device.stuck_at_low_rate" in msg and "device.stuck_at_high_rate" in msg and "< 1" in msg
+    assert neurosim.load_profile("rram_hfo2").replace({"device.stuck_at_low_rate": 0.25,
+                                                       "device.stuck_at_high_rate": 0.7}) is not None
+
+
+# ----------------------------------------------------------------------------------------------- profile_errors
+def test_profile_errors_reports_every_error_first_one_as_load_raises(tmp_path):
+    from neurosim.profiles.loader import profile_errors
+
+    raw = rram_raw()
+    raw["device"]["set_energy_pj"] = -1.0                 # bad value
+    raw["device"]["levelz"] = 2                           # unknown key
+    del raw["crossbar"]["rows"]                           # missing key
+    raw["periphery"]["adc_bits"] = "eight"                # wrong type
+    raw["periphery"]["columns_per_adc"] = 4096            # cross-check against crossbar.cols
+    raw["device"]["stuck_at_low_rate"] = 0.6              # cross-check between two keys
+    raw["device"]["stuck_at_high_rate"] = 0.6
+    raw["bogus"] = 1                                      # unknown top-level key
+    path = write(tmp_path, raw)
+    errors = profile_errors(path)
+    keys = [e.key for e in errors]
+    assert keys == ["bogus", "device.levelz", "device.set_energy_pj", "crossbar.rows", "periphery.adc_bits",
+                    "device.stuck_at_high_rate", "periphery.columns_per_adc"], keys
+    assert all(isinstance(e, ProfileError) and e.file == str(path) for e in errors)
+    assert str(errors[0]) == str(load_error(path))
+    # a cross-check runs when the keys it reads are valid, however broken their sections are otherwise
+    assert "device.stuck_at_low_rate is 0.6" in str(errors[5]) and "<= crossbar.cols (128)" in str(errors[6])
+
+
+def test_profile_errors_of_valid_unreadable_and_base_less_files(tmp_path):
+    from neurosim.profiles.loader import profile_errors
+
+    assert profile_errors(shipped_profile_path("rram_hfo2")) == []
+    good = tmp_path / "good.toml"
+    good.write_text('base = "pcm"\nname = "mine"\n')
+    assert profile_errors(good) == []
+    absent = tmp_path / "absent.toml"
+    with pytest.raises(ProfileError) as info:
+        load_profile_file(absent)
+    assert [str(e) for e in profile_errors(absent)] == [str(info.value)]
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[device\n")
+    assert len(profile_errors(broken)) == 1 and "not valid TOML" in str(profile_errors(broken)[0])
+    orphan = tmp_path / "orphan.toml"
+    orphan.write_text('base = "nope"\nname = "bad name!"\n\n[device]\nlevels = 1\nbogus = 2\n')
+    errors = profile_errors(orphan)
+    assert [e.key for e in errors] == ["profile", "name", "device.bogus", "device.levels"]  # no missing keys
+    assert "unknown profile 'nope'" in str(errors[0]) and str(errors[0]) == str(load_error(orphan))
+
+
+def test_profile_errors_stops_at_max_errors_and_a_load_at_the_first(tmp_path):
+    """A file of thousands of bad keys: the first error is raised at once, the report stops at max_errors."""
+    import time
+
+    from neurosim.profiles.loader import profile_errors
+
+    path = tmp_path / "garbage.toml"
+    path.write_text("".join(f"k{i} = 1\n" for i in range(20_000)) + 'base = "rram_hfo2"\n')
+    start = time.perf_counter()
+    assert load_error(path).key == "k0"
+    assert [e.key for e in profile_errors(path, max_errors=3)] == ["k0", "k1", "k2"]
+    assert len(profile_errors(path)) == 200
+    assert time.perf_counter() - start < 10  # (collecting all 20,000 with suggestions took minutes)
+
+
+# ------------------------------------------------------------------------------------------ round trip (tomli-w)
+ROUND_TRIP = settings(max_examples=40, deadline=None, derandomize=True, database=None)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@ROUND_TRIP
+@given(data=st.data())
+def test_to_toml_round_trips_any_valid_change(name, data):
+    """to_toml (tomli-w) reads back to the same values: any description, any in-range number (1e+18, 5e-324, ...)."""
+    from neurosim.profiles.schema import SECTIONS, section_fields
+
+    p = neurosim.load_profile(name)
+    changes = {"description": data.draw(st.text(max_size=60), label="description")}
+    for _ in range(data.draw(st.integers(0, 4), label="changes")):
+        section = data.draw(st.sampled_from(list(SECTIONS)), label="section")
+        key, f = data.draw(st.sampled_from(list(section_fields(section).items())), label="key")
+        m = f.metadata
+        if m["kind"] == "float":
+            value = data.draw(st.floats(m["lo"], m["hi"], exclude_min=m["lo_open"]), label=key)
+        elif m["kind"] == "int":
+            value = data.draw(st.integers(int(m["lo"]), int(m["hi"])), label=key)
+        else:
+            continue
+        changes[f"{section}.{key}"] = value
+    try:
+        q = p.replace(changes)
+    except ProfileError:
+        return  # a cross-check refused the combination: nothing to write
+    again = profile_from_dict(tomllib.loads(q.to_toml()), source="round trip")
+    assert again == q and again.content_hash == q.content_hash and again.to_dict() == q.to_dict()

@@ -455,9 +455,11 @@ def test_epoch_records_are_cumulative_and_consistent(runs, name, profile):
     # the record's ledger is the training's events, and the final epoch's counts are the same
     assert Ledger.from_dict(record.final.ledger) == record.training_ledger()
     assert record.energy() == record.final.energy(run.chip.profile)
-    # a checkpoint every steps_per_eval steps
+    # a checkpoint every steps_per_eval steps and at every epoch's end, the last one being the table's state
     every = max(1, steps_per_epoch // CHECKPOINTS_PER_EPOCH)
-    assert [c.step for c in record.checkpoints] == list(range(every, record.steps + 1, every))
+    ends = {e.steps for e in record.epochs[1:]}
+    assert [c.step for c in record.checkpoints] == sorted(set(range(every, record.steps + 1, every)) | ends)
+    assert record.checkpoints[-1].test_accuracy == record.final.test_accuracy
     checkpoint_writes = [c.writes_total for c in record.checkpoints]
     assert checkpoint_writes == sorted(checkpoint_writes)
     assert checkpoint_writes[-1] <= record.final.writes_total  # training writes only, like the epochs

@@ -13,18 +13,23 @@ Splits:
 - scikit-learn sets: stratified, 25 % test, seeded (same seed, bit-identical arrays).
 - MNIST: the official ``train-*`` / ``t10k-*`` files when the training files are present; otherwise the project's
   fixed benchmark split of the 10,000-image test set: first 8,000 to train, last 2,000 to test, not shuffled.
+
+Limits: an IDX file holds at most 2**30 bytes (:data:`~neurosim.data.idx.MAX_IDX_BYTES`, checked before reading or
+inflating) and an MNIST folder at most :data:`MAX_MNIST_PIXELS` pixels in all, checked before the float64 copies are
+made; every file must hold at least one image of at least 1x1 pixels.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from .idx import read_idx
+from .idx import path_problem, read_idx
 
 _SKLEARN_SETS = ("iris", "digits", "wine", "breast_cancer")
 DATASETS: tuple[str, ...] = (*_SKLEARN_SETS, "mnist")
@@ -34,6 +39,8 @@ _MAX_SEED = 2 ** 32 - 1  # scikit-learn's random_state range
 _MNIST_ENV = "NEUROSIM_MNIST_DIR"
 _MNIST_CLASSES = 10
 _T10K_ONLY_TOTAL, _T10K_ONLY_TRAIN = 10_000, 8_000
+#: most MNIST pixels loaded (train and test): 2**28, 2 GiB as float64 (MNIST has 5.5e7)
+MAX_MNIST_PIXELS = 2 ** 28
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing array fields with == is ambiguous
@@ -120,7 +127,7 @@ def load_dataset(spec: str, *, seed: int = 0) -> Dataset:
     ``../shared/data/mnist`` next to the repository root of this package.
     """
     if not isinstance(spec, str):
-        raise DataError(f"data set spec must be a str, got {type(spec).__name__} {spec!r}")
+        raise DataError(f"data set spec must be a str, got {type(spec).__name__} {_shown(spec)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= _MAX_SEED:
         raise DataError(f"load_dataset: seed must be an int in [0, 2**32 - 1], got {seed!r}")
     if spec in _SKLEARN_SETS:
@@ -131,9 +138,18 @@ def load_dataset(spec: str, *, seed: int = 0) -> Dataset:
         directory = spec.split(":", 1)[1]
         if not directory:
             raise DataError("data set spec 'mnist:' has an empty path; give 'mnist:PATH' or just 'mnist'")
-        return _load_mnist(Path(directory).expanduser(), name=spec)
-    raise DataError(f"unknown data set {spec!r}; valid names are: {', '.join(DATASETS)} "
+        try:
+            folder = Path(directory).expanduser()
+        except RuntimeError as exc:  # '~nosuchuser/...': no home directory to expand to
+            raise DataError(f"data set spec {_shown(spec)}: cannot expand the path: {exc}") from None
+        return _load_mnist(folder, name=spec)
+    raise DataError(f"unknown data set {_shown(spec)}; valid names are: {', '.join(DATASETS)} "
                     "(or 'mnist:PATH' for a directory of MNIST IDX files)")
+
+
+def _shown(value: object, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------------------------- scikit-learn sets
@@ -180,10 +196,18 @@ def _mnist_candidates() -> list[Path]:
     return candidates
 
 
+def _is_dir(path: Path) -> bool:
+    # (Path.is_dir raises for a name too long or a NUL character; a candidate that cannot exist is not a directory)
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def _default_mnist_dir() -> Path:
     candidates = _mnist_candidates()
     for path in candidates:
-        if path.is_dir():
+        if _is_dir(path):
             return path
     env_note = "" if os.environ.get(_MNIST_ENV) else f" (${_MNIST_ENV} is not set)"
     looked = "; ".join(dict.fromkeys(str(p) for p in candidates))  # walking up can repeat a directory
@@ -193,8 +217,11 @@ def _default_mnist_dir() -> Path:
 
 def _find_file(directory: Path, stem: str) -> Path | None:
     for candidate in (directory / stem, directory / f"{stem}.gz"):  # the plain file wins if both are there
-        if candidate.is_file():
+        problem = path_problem(candidate)
+        if problem is None:
             return candidate
+        if problem != "not found":  # a directory, a pipe or a symlink loop by that name: say so, not "not found"
+            raise DataError(f"{candidate}: cannot read MNIST file: {problem}")
     return None
 
 
@@ -217,6 +244,11 @@ def _read_pair(directory: Path, prefix: str, *, required: bool) -> tuple[np.ndar
     if len(images) != len(labels):
         raise DataError(f"MNIST image and label counts differ: {images_path} has {len(images)} images, "
                         f"{labels_path} has {len(labels)} labels")
+    if len(images) == 0:
+        raise DataError(f"{images_path}: holds no images; an MNIST file needs at least one")
+    if 0 in images.shape[1:]:
+        raise DataError(f"{images_path}: MNIST images of {images.shape[1]}x{images.shape[2]} pixels; both sizes "
+                        "must be >= 1")
     if labels.size and labels.max() >= _MNIST_CLASSES:
         bad = int(np.argmax(labels >= _MNIST_CLASSES))
         raise DataError(f"{labels_path}: MNIST labels must be in 0..{_MNIST_CLASSES - 1}, "
@@ -225,11 +257,19 @@ def _read_pair(directory: Path, prefix: str, *, required: bool) -> tuple[np.ndar
 
 
 def _load_mnist(directory: Path, *, name: str) -> Dataset:
-    if not directory.is_dir():
-        raise DataError(f"MNIST directory not found: {directory}"
-                        + ("" if not directory.exists() else " (it is not a directory)"))
+    problem = path_problem(directory)
+    if problem == "not found":
+        raise DataError(f"MNIST directory not found: {directory}")
+    if problem is None:
+        raise DataError(f"MNIST directory not found: {directory} (it is not a directory)")
+    if problem != "is a directory":
+        raise DataError(f"MNIST directory {_shown(str(directory), 300)}: {problem}")
     train = _read_pair(directory, "train", required=False)
     test = _read_pair(directory, "t10k", required=True)
+    pixels = sum(pair[0].size for pair in (train, test) if pair is not None)
+    if pixels > MAX_MNIST_PIXELS:  # the float64 copies below take 8 bytes a pixel
+        raise DataError(f"{directory}: MNIST files hold {pixels} pixels in all; at most {MAX_MNIST_PIXELS} (2**28, "
+                        f"{MAX_MNIST_PIXELS * 8 // 2**30} GiB as float64)")
     if train is not None:
         (x_train, y_train), (x_test, y_test) = train, test
         if x_train.shape[1:] != x_test.shape[1:]:

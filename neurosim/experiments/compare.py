@@ -33,7 +33,7 @@ from ..plots.compare import plot_comparison
 from ..profiles import DEFAULT_PROFILE, Profile
 from ..record import CSV_COLUMNS, RunRecord, format_table, summary_rows
 from ..record._files import save_json
-from ..record.table import format_table_over_seeds, summary_rows_over_seeds
+from ..record.table import DEFAULT_SAMPLE_RATE_HZ, format_table_over_seeds, summary_rows_over_seeds
 from .points import COMPARE_SOURCE, Point, expand
 from .report import context_line
 from .spec import StudySpec
@@ -132,7 +132,8 @@ def run_compare(spec: CompareSpec, out_dir: str | Path | None = None, progress: 
 
 
 def compare(spec: CompareSpec, out_dir: str | Path, *, progress: bool = True, workers: int | None = None,
-            scheduler: str | None = None, retry_failed: bool = False, command: str = "") -> CompareResult:
+            scheduler: str | None = None, retry_failed: bool = False, command: str = "",
+            sample_rate_hz: float = DEFAULT_SAMPLE_RATE_HZ) -> CompareResult:
     """Run a comparison as a study into ``out_dir`` (resuming one that is there) and write its outputs."""
     study = compare_study(spec)
     points = expand(study)
@@ -146,7 +147,7 @@ def compare(spec: CompareSpec, out_dir: str | Path, *, progress: bool = True, wo
     outcome = run_study(study, out, workers=workers, scheduler=scheduler, retry_failed=retry_failed,
                         progress=progress, command=command, on_done=save, points=points)
     with StudyStore.open(out) as store:
-        store.set_meta(report=REPORT)
+        store.set_meta(report=REPORT, sample_rate_hz=sample_rate_hz)
     records = write_compare_outputs(out)
     return CompareResult(records=records, outcome=outcome)
 
@@ -156,7 +157,7 @@ def _record_name(point: Point, multi_seed: bool) -> str:
     return f"{trainer}_seed{point.seed}.json" if multi_seed else f"{trainer}.json"
 
 
-def write_compare_outputs(folder: str | Path) -> list[RunRecord]:
+def write_compare_outputs(folder: str | Path, sample_rate_hz: float | None = None) -> list[RunRecord]:
     """From the store only: every finished run's record JSON, ``summary.csv``, ``summary_over_seeds.csv`` (several
     seeds) and the comparison plots. Returns the records (trainers in order, then seeds)."""
     folder = Path(folder)
@@ -164,25 +165,27 @@ def write_compare_outputs(folder: str | Path) -> list[RunRecord]:
         points = [p for p in store.points() if p.status == "done"]
         records = [RunRecord.from_dict(store.record(p.key), source=f"{folder}: point {p.key[:12]}") for p in points]
         context = context_line(store, store.points())
+        if sample_rate_hz is None:
+            sample_rate_hz = store.meta("sample_rate_hz") or DEFAULT_SAMPLE_RATE_HZ
     if not records:
         return []
     seeds = sorted({r.seed for r in records})
     for r in records:
         r.save(folder / (f"{r.trainer['name']}_seed{r.seed}.json" if len(seeds) > 1 else f"{r.trainer['name']}.json"))
-    save_json(_csv([{"seed": r.seed, **row} for r, row in zip(records, summary_rows(records))],
+    save_json(_csv([{"seed": r.seed, **row} for r, row in zip(records, summary_rows(records, sample_rate_hz))],
                    ["trainer", "seed"] + CSV_COLUMNS[1:]), folder / "summary.csv", "summary table")
     if len(seeds) > 1:
-        rows = summary_rows_over_seeds(records)
+        rows = summary_rows_over_seeds(records, sample_rate_hz)
         save_json(_csv(rows, list(rows[0])), folder / "summary_over_seeds.csv", "summary table")
     plot_comparison(records, folder, context=context)
     return records
 
 
-def format_comparison(records: list[RunRecord]) -> str:
+def format_comparison(records: list[RunRecord], sample_rate_hz: float = DEFAULT_SAMPLE_RATE_HZ) -> str:
     """The comparison table: one row per run, or with several seeds one row per trainer (mean +- 95 % CI)."""
     if len({r.seed for r in records}) > 1:
-        return format_table_over_seeds(records)
-    return format_table(records)
+        return format_table_over_seeds(records, sample_rate_hz)
+    return format_table(records, sample_rate_hz)
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -185,7 +185,7 @@ class DaskEngine:
                                              dashboard_address=None)
                 self._client = Client(self._cluster)
             else:
-                self._client = Client(self.address, timeout="15s")
+                self._client = Client(self.address, timeout="5s")
         except (OSError, TimeoutError, ValueError) as exc:
             self.shutdown()
             raise StudyError(f"--scheduler {self.address}: cannot reach the Dask scheduler ({exc})") from None

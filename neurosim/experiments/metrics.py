@@ -49,6 +49,16 @@ METRICS: dict[str, Metric] = {
     "aux_memory_bytes": Metric("auxiliary memory (bytes)", "min", _TRAIN, unit="B", short="aux bytes"),
     "lifetime_steps": Metric("lifetime (update steps until the first cell wears out)", "max", _TRAIN,
                              short="lifetime steps", missing_is_infinite=True),
+    "lifetime_days": Metric("lifetime to the first worn-out cell at 1 training sample/s (days)", "max", _TRAIN,
+                            unit="d", short="life d", missing_is_infinite=True),
+    "lifetime_1pct_days": Metric("lifetime to 1 % worn-out cells at 1 training sample/s (days)", "max", _TRAIN,
+                                 unit="d", short="life 1% d", missing_is_infinite=True),
+    "write_density_per_sample": Metric("writes per cell per training sample", "min", _TRAIN,
+                                       short="writes/cell/sample"),
+    "energy_program_j": Metric("programming energy, write-verify included (J)", "min", _TRAIN, unit="J",
+                               short="program J"),
+    "average_power_w": Metric("average power at 1 training sample/s (W)", "min", _TRAIN, unit="W",
+                              short="avg power W"),
     "wall_time_s": Metric("simulation wall time (s)", "min", _TRAIN, unit="s", short="wall s"),
     # inference
     "accuracy": Metric("accuracy on the chip (%)", "max", ("infer",), 100.0, "%", short="accuracy %"),
@@ -70,18 +80,18 @@ METRICS: dict[str, Metric] = {
 
 #: The metrics shown first (tables, plots, Pareto fronts) for each kind.
 HEADLINE: dict[str, tuple[str, ...]] = {
-    "train": ("test_accuracy", "writes_total", "writes_max_cell", "energy_total_j", "lifetime_steps",
+    "train": ("test_accuracy", "writes_total", "writes_max_cell", "energy_total_j", "lifetime_days",
               "aux_memory_bytes"),
     "adapt": ("test_accuracy", "test_accuracy_before", "writes_total", "writes_max_cell", "energy_total_j",
-              "lifetime_steps"),
+              "lifetime_days"),
     "infer": ("accuracy", "energy_per_inference_j", "latency_s", "area_mm2", "tops_per_w", "tops_per_mm2"),
     "map": ("tiles", "cores_used", "cell_utilisation", "area_mm2", "flit_hops"),
 }
 #: Pareto pairs (x, y) drawn for each kind.
 PARETO: dict[str, tuple[tuple[str, str], ...]] = {
-    "train": (("energy_total_j", "test_accuracy"), ("lifetime_steps", "test_accuracy"),
+    "train": (("energy_total_j", "test_accuracy"), ("lifetime_days", "test_accuracy"),
               ("writes_total", "test_accuracy")),
-    "adapt": (("energy_total_j", "test_accuracy"), ("lifetime_steps", "test_accuracy")),
+    "adapt": (("energy_total_j", "test_accuracy"), ("lifetime_days", "test_accuracy")),
     "infer": (("energy_per_inference_j", "accuracy"), ("area_mm2", "accuracy")),
     "map": (("area_mm2", "flit_hops"),),
 }
@@ -107,11 +117,15 @@ def metrics_of(kind: str, record: dict[str, Any]) -> dict[str, float | None]:
 def metrics_of_result(kind: str, result: Any) -> dict[str, float | None]:
     """The headline metrics of a loaded result (see :func:`load_result`)."""
     if kind in _TRAIN:
-        row = summary_rows([result])[0]
-        return {k: _number(row[k]) for k in ("test_accuracy", "test_accuracy_before", "writes_total",
-                                             "writes_max_cell", "write_density", "cells_failed", "energy_total_j",
-                                             "energy_write_j", "power_w", "aux_memory_bytes", "lifetime_steps",
-                                             "wall_time_s")}
+        row = summary_rows([result])[0]  # at the default sample rate, one training sample a second
+        out = {k: _number(row[k]) for k in ("test_accuracy", "test_accuracy_before", "writes_total",
+                                            "writes_max_cell", "write_density", "write_density_per_sample",
+                                            "cells_failed", "energy_total_j", "energy_write_j", "energy_program_j",
+                                            "power_w", "average_power_w", "aux_memory_bytes", "lifetime_steps",
+                                            "wall_time_s")}
+        for key, seconds in (("lifetime_days", row["lifetime_s"]), ("lifetime_1pct_days", row["lifetime_1pct_s"])):
+            out[key] = _number(None if seconds is None else seconds / 86400.0)
+        return out
     if kind == "infer":
         report = result
         per = report.energy_per_inference_j

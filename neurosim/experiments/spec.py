@@ -32,12 +32,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .._fields import Rule, shown
+from .._toml import read_toml
 from ..chip import DEFAULT_EXECUTOR, EXECUTORS
 from ..data.streams import SHIFTS
 from ..errors import StudyError
@@ -158,13 +158,13 @@ def load_study_spec(path: str | Path) -> StudySpec:
     """
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise StudyError(f"{path}: no such study spec file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StudyError(f"{path}: cannot read the study spec: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise StudyError(f"{path}: not valid TOML: {exc}") from None
+        missing = not path.exists()
+    except OSError:  # e.g. a name too long for the file system
+        missing = True
+    if missing:
+        raise StudyError(f"{path}: no such study spec file")
+    # the package's one guarded TOML reader: size, nesting and file-type limits, errors naming the file
+    raw = read_toml(path, "study spec", lambda message: StudyError(f"{path}: {message}"))
     return study_spec_from_dict(raw, source=str(path), folder=path.parent)
 
 

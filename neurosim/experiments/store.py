@@ -89,6 +89,10 @@ class StudyStore:
         """
         folder = Path(folder)
         path = folder / STORE_NAME
+        try:
+            folder.exists() and path.exists()
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise StudyError(f"{folder}: cannot be used as a study folder ({exc.strerror or exc})") from None
         if identity is None:
             if not path.is_file():
                 raise StudyError(f"{folder}: no study here (no {STORE_NAME}); run `neurosim sweep SPEC.toml --out "
@@ -135,6 +139,11 @@ class StudyStore:
                 run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL, finished REAL, command TEXT,
                 engine TEXT, outcome TEXT, computed INTEGER NOT NULL DEFAULT 0, repriced INTEGER NOT NULL DEFAULT 0,
                 failed INTEGER NOT NULL DEFAULT 0)""")
+            # a store made by an earlier version lacks the metrics added since: they are empty columns there
+            have = {row[1] for row in db.execute("PRAGMA table_info(points)")}
+            for name in METRICS:
+                if name not in have:
+                    db.execute(f"ALTER TABLE points ADD COLUMN {name} REAL")
             stored = db.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
             if stored is None:
                 db.executemany("INSERT INTO meta VALUES (?, ?)", [

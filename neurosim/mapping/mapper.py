@@ -135,19 +135,22 @@ class MappingReport:
     def format(self, costs: Costs | None = None) -> str:
         """The mapping as a table; with a profile's ``costs``, the silicon area of each layer and of the chip."""
         areas = self.areas_m2(costs) if costs is not None else None
-        area_head = f"{'area mm2':>10}" if areas else ""
         lines = [f"model {self.model} on profile {self.profile}: {sum(r.tiles for r in self.layers)} tiles on "
-                 f"{self.cores_used} of {self.cores_available} cores (capacity {self.tiles_available} tiles)",
-                 f"{'layer':<7}{'kind':<9}{'codes':>11}{'tiles':>7}{'grid':>8}{'cores':>7}{'cells used':>12}"
-                 f"{'util':>7}{'flit-hops':>11}{area_head}"]
+                 f"{self.cores_used} of {self.cores_available} cores (capacity {self.tiles_available} tiles)"]
+        rows = [["layer", "kind", "codes", "tiles", "grid", "cores", "cells used", "util", "flit-hops"]
+                + (["area mm2"] if areas else [])]
         for r in self.layers:
-            area = f"{areas['layers'][r.layer] * 1e6:>10.4f}" if areas else ""
-            lines.append(f"{r.layer:<7}{r.kind:<9}{r.shape:>11}{r.tiles:>7}{r.grid:>8}{r.cores:>7}"
-                         f"{r.cells_used:>12,}{100 * r.utilisation:>6.1f}%{r.flit_hops:>11,}{area}")
+            rows.append([str(r.layer), r.kind, r.shape, str(r.tiles), r.grid, str(r.cores), f"{r.cells_used:,}",
+                         f"{100 * r.utilisation:.1f}%", f"{r.flit_hops:,}"]
+                        + ([f"{areas['layers'][r.layer] * 1e6:.4f}"] if areas else []))
         util = self.cells_used / self.cells_allocated if self.cells_allocated else 0.0
-        area = f"{areas['tiles'] * 1e6:>10.4f}" if areas else ""
-        lines.append(f"{'total':<7}{'':<9}{'':>11}{sum(r.tiles for r in self.layers):>7}{'':>8}"
-                     f"{self.cores_used:>7}{self.cells_used:>12,}{100 * util:>6.1f}%{self.flit_hops:>11,}{area}")
+        rows.append(["total", "", "", str(sum(r.tiles for r in self.layers)), "", str(self.cores_used),
+                     f"{self.cells_used:,}", f"{100 * util:.1f}%", f"{self.flit_hops:,}"]
+                    + ([f"{areas['tiles'] * 1e6:.4f}"] if areas else []))
+        # columns as wide as their widest cell, two spaces apart: large numbers never run together
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines += ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                  for row in rows]
         if areas:
             lines.append(f"area: tiles {areas['tiles'] * 1e6:.4f} mm2; cores in use {areas['cores_in_use'] * 1e6:.4f} "
                          f"mm2 ({self.cores_used} x {costs.core_area_m2 * 1e6:.4f} mm2: tiles, neurons, buffer, "

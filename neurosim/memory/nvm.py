@@ -77,20 +77,26 @@ class LifetimeProjection:
     lifetime_steps_median_endurance : float
         The same with every cell at the profile's median endurance and the worst cell's rate (the usual headline).
     first_failure_step : int or None
-        The step at which a cell first wore out during the run, if one did.
+        The step at which a cell first wore out during the run, if one did. Then ``lifetime_steps`` is that step:
+        an observed failure, not a projection.
+    lifetime_steps_1pct : float
+        Projected steps until 1 % of the cells have worn out (each written cell at its own endurance and observed
+        rate, cells already worn out included; ``inf`` when fewer than 1 % of the cells are written at all).
     """
 
     steps_observed: int
     lifetime_steps: float
     lifetime_steps_median_endurance: float
     first_failure_step: int | None
+    lifetime_steps_1pct: float = math.inf
 
     def to_dict(self) -> dict[str, Any]:
         def finite(x: float) -> float | None:
             return None if math.isinf(x) else x
         return {"steps_observed": self.steps_observed, "lifetime_steps": finite(self.lifetime_steps),
                 "lifetime_steps_median_endurance": finite(self.lifetime_steps_median_endurance),
-                "first_failure_step": self.first_failure_step}
+                "first_failure_step": self.first_failure_step,
+                "lifetime_steps_1pct": finite(self.lifetime_steps_1pct)}
 
 
 @dataclass(frozen=True)
@@ -435,18 +441,27 @@ class NVMArray:
         start = np.zeros_like(w) if since is None else np.asarray(since, dtype=np.int64)
         made = w - start
         healthy_written = (made > 0) & (self._stuck == 0)
-        if steps <= 0 or not healthy_written.any():
+        failed_at = self.first_failure_step if first_failure_step is None else first_failure_step
+        if failed_at is not None:
+            life = float(failed_at)  # observed, not projected
+        elif steps <= 0 or not healthy_written.any():
             life = math.inf
         else:
             # from the period's start, cell i lasts (endurance_i - writes it had then) / its write rate
             rate = made[healthy_written] / steps
             life = float(np.min((self._endurance[healthy_written] - start[healthy_written]) / rate))
+        written = made > 0
+        k = max(1, math.ceil(0.01 * self.n_cells))
+        if steps <= 0 or int(written.sum()) < k:
+            life_1pct = math.inf
+        else:
+            ends = (self._endurance[written] - start[written]) / (made[written] / steps)
+            life_1pct = float(np.partition(ends, k - 1)[k - 1])
         worst = int(made.max()) if made.size else 0
         median_life = math.inf if worst == 0 or steps <= 0 else self.profile.device.endurance_cycles * steps / worst
         return LifetimeProjection(steps_observed=steps, lifetime_steps=life,
-                                  lifetime_steps_median_endurance=median_life,
-                                  first_failure_step=self.first_failure_step if first_failure_step is None
-                                  else first_failure_step)
+                                  lifetime_steps_median_endurance=median_life, first_failure_step=failed_at,
+                                  lifetime_steps_1pct=life_1pct)
 
     def summary(self, steps: int | None = None) -> MemorySummary:
         """Write and wear statistics; ``steps`` as in :meth:`lifetime`."""

@@ -12,6 +12,7 @@ never branch on a layer's ``kind``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -24,6 +25,18 @@ from .quantize import max_code
 
 ACTIVATIONS = ("relu", "none")
 
+# Size limits, checked before anything of that size is allocated (a model file's header, a layer-size spec, an npz
+# header): beyond them a simulation would not fit in a workstation's memory anyway (the executors work on float64
+# copies of the weights and on im2col rows), and refusing early turns a MemoryError into a message with the limit.
+#: weights (codes) in one analog layer: 2**26 = 67,108,864 (512 MiB as float64)
+MAX_LAYER_WEIGHTS = 2 ** 26
+#: weights in all analog layers of a model: 2**28 = 268,435,456
+MAX_MODEL_WEIGHTS = 2 ** 28
+#: values one sample holds at any layer's input or output (activations): 2**24 = 16,777,216
+MAX_SAMPLE_VALUES = 2 ** 24
+#: layers in one model
+MAX_LAYERS = 1024
+
 
 def activate(x: np.ndarray, activation: str) -> np.ndarray:
     """Apply ``activation`` ("relu" or "none")."""
@@ -33,11 +46,15 @@ def activate(x: np.ndarray, activation: str) -> np.ndarray:
 def _check_codes(codes: np.ndarray, bits: int, where: str) -> np.ndarray:
     top = max_code(bits)
     arr = np.asarray(codes)
-    if arr.dtype.kind not in "iu":
+    if arr.dtype.kind not in "iu":  # floats too, integral or not: a code is a level index, never rounded here
         raise ModelError(f"{where}: weight codes must be integers (got dtype {arr.dtype})")
-    peak = int(np.abs(arr.astype(np.int64)).max()) if arr.size else 0  # int64: |int8(-128)| overflows
-    if peak > top:
-        raise ModelError(f"{where}: weight codes must lie in [-{top}, {top}] for weight_bits={bits} (got {peak})")
+    if arr.size > MAX_LAYER_WEIGHTS:
+        raise ModelError(f"{where}: {arr.size} weight codes; at most {MAX_LAYER_WEIGHTS} (2**26) per layer")
+    # min and max compared as Python ints: no cast that could wrap (uint64 2**64 - 1 is not -1, |int8 -128| is 128)
+    lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+    if lo < -top or hi > top:
+        bad = lo if lo < -top else hi
+        raise ModelError(f"{where}: weight codes must lie in [-{top}, {top}] for weight_bits={bits} (got {bad})")
     out = arr.astype(np.int16 if top > 127 else np.int8)
     out.flags.writeable = False
     return out
@@ -98,17 +115,26 @@ class AnalogLayer:
 
     def _validate(self, where: str) -> None:
         object.__setattr__(self, "codes", _check_codes(self.codes, self.weight_bits, where))
-        bias = np.asarray(self.bias, dtype=np.float64).reshape(-1)
+        raw_bias = np.asarray(self.bias)
+        # booleans, complex numbers, text and objects would be cast silently (or fail later): real numbers only
+        if raw_bias.dtype.kind not in "iuf":
+            raise ModelError(f"{where}: bias must hold real numbers (got dtype {raw_bias.dtype})")
+        bias = raw_bias.astype(np.float64).reshape(-1)
         if bias.shape != (self.fan_out,):
             raise ModelError(f"{where}: bias must have {self.fan_out} values (got {bias.size})")
         if not np.all(np.isfinite(bias)):
-            raise ModelError(f"{where}: bias must be finite")
+            bad = int(np.flatnonzero(~np.isfinite(bias))[0])
+            raise ModelError(f"{where}: bias must be finite (value {bad} is {bias[bad]})")
         bias.flags.writeable = False
         object.__setattr__(self, "bias", bias)
-        if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale) and self.scale > 0):
-            raise ModelError(f"{where}: scale must be a finite number > 0 (got {self.scale!r})")
-        object.__setattr__(self, "scale", float(self.scale))
-        if self.activation not in ACTIVATIONS:
+        scale = self.scale
+        real = not isinstance(scale, (bool, np.bool_)) and isinstance(scale, (int, float, np.integer, np.floating))
+        # (a Python int beyond the float range would overflow float(): no scale anyway)
+        value = float(scale) if real and not (isinstance(scale, int) and abs(scale) > 2 ** 1023) else math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ModelError(f"{where}: scale must be a finite real number > 0 (got {scale!r})")
+        object.__setattr__(self, "scale", value)
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
             raise ModelError(f"{where}: activation must be one of {ACTIVATIONS} (got {self.activation!r})")
 
 

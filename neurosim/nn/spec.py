@@ -8,31 +8,59 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import ModelError
-from .layers import Dense, Flatten
+from .layers import MAX_LAYER_WEIGHTS, MAX_LAYERS, MAX_MODEL_WEIGHTS, MAX_SAMPLE_VALUES, Dense, Flatten
 from .model import Model
 from .quantize import quantize_symmetric
 
-_SPEC = re.compile(r"^\d+(-\d+)+$")
+_SPEC = re.compile(r"[0-9]+(-[0-9]+)+")  # ASCII digits only: int() would also read '٧٨٤' or '７８４'
+_MAX_DIGITS = 12  # a size of more digits is far beyond the limits (and int() refuses texts of over 4300 digits)
 
 
 def is_spec(text: str) -> bool:
     """Whether ``text`` looks like a layer-size spec (``"784-128-10"``) rather than a model name or path."""
-    return bool(_SPEC.match(str(text)))
+    return bool(_SPEC.fullmatch(str(text)))
+
+
+def _shown(spec: str) -> str:
+    text = repr(spec)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def parse_spec(spec: str) -> list[int]:
     """Layer sizes of a spec (``"784-128-10"`` -> ``[784, 128, 10]``): the one parser of layer-size specs.
 
+    Sizes are checked against the limits of :mod:`neurosim.nn.layers` before any weight exists: at most
+    ``MAX_LAYERS`` layers, ``MAX_LAYER_WEIGHTS`` (2**26) weights in one layer (``fan_in x fan_out``) and
+    ``MAX_MODEL_WEIGHTS`` (2**28) in all.
+
     Raises
     ------
     ModelError
-        When the text is not sizes joined by '-', or a size is below 1.
+        When the text is not sizes joined by '-', a size is below 1, or the network exceeds a limit (naming the
+        spec, the layer, the limit and the value).
     """
     if not is_spec(spec):
-        raise ModelError(f"model spec must look like '784-128-10' (layer sizes joined by '-'), got {spec!r}")
-    sizes = [int(s) for s in spec.split("-")]
+        raise ModelError(f"model spec must look like '784-128-10' (layer sizes joined by '-'), got {_shown(spec)}")
+    parts = str(spec).split("-")
+    if len(parts) - 1 > MAX_LAYERS:
+        raise ModelError(f"model spec {_shown(spec)}: {len(parts) - 1} layers; at most {MAX_LAYERS}")
+    long = [p for p in parts if len(p.lstrip("0")) > _MAX_DIGITS]
+    if long:
+        raise ModelError(f"model spec {_shown(spec)}: layer size {_shown(long[0])} is too large (at most "
+                         f"{MAX_LAYER_WEIGHTS} weights per layer)")
+    sizes = [int(p) for p in parts]
     if min(sizes) < 1:
-        raise ModelError(f"model spec {spec!r}: every layer needs at least one unit")
+        raise ModelError(f"model spec {_shown(spec)}: every layer needs at least one unit")
+    wide = [n for n in sizes if n > MAX_SAMPLE_VALUES]
+    if wide:
+        raise ModelError(f"model spec {_shown(spec)}: a layer of {wide[0]} units; at most {MAX_SAMPLE_VALUES} (2**24)")
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if fan_in * fan_out > MAX_LAYER_WEIGHTS:
+            raise ModelError(f"model spec {_shown(spec)}: layer {i + 1} ({fan_in} x {fan_out}) has "
+                             f"{fan_in * fan_out} weights; at most {MAX_LAYER_WEIGHTS} (2**26) per layer")
+    total = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if total > MAX_MODEL_WEIGHTS:
+        raise ModelError(f"model spec {_shown(spec)} has {total} weights; at most {MAX_MODEL_WEIGHTS} (2**28)")
     return sizes
 
 

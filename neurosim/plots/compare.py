@@ -16,6 +16,7 @@ import numpy as np
 from ..ledger import ENERGY_CATEGORIES
 from ..record import RunRecord
 from ..record.stats import mean_ci
+from ..record.units import duration
 from ._pyplot import pyplot
 
 #: the ``gid`` of the context line drawn on every figure (lets tests and tools find it among ``fig.texts``)
@@ -26,8 +27,10 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path, *, context: s
     """Write the four comparison plots into ``out_dir``; returns their paths by name.
 
     - ``accuracy_vs_writes.png``: test accuracy against cumulative cell writes, one line per trainer;
-    - ``worst_cell_writes.png``: writes of the most-written cell per trainer (log scale), lifetime annotated;
-    - ``energy_breakdown.png``: training energy by category per trainer (stacked);
+    - ``worst_cell_writes.png``: writes of the most-written cell per trainer (linear scale), the lifetime to the
+      first worn-out cell at one training sample a second annotated;
+    - ``energy_breakdown.png``: training energy by category per trainer (stacked), and programming energy (write
+      and write-verify) on its own scale;
     - ``write_heatmap.png``: writes per weight of the largest layer, one panel per trainer (log colour scale).
 
     Parameters
@@ -89,39 +92,49 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path, *, context: s
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     worst = [mean_ci(max(r.final.writes_max_cell, 0) for r in g) for g in groups.values()]
-    heights = [max(s.mean, 0.8) for s in worst]  # a bar of 0 cannot be drawn on a log scale
+    # a linear axis from zero: bar heights are proportional to the writes (a log axis exaggerated small gaps)
+    heights = [s.mean for s in worst]
     bars = ax.bar(names, heights, color="tab:red")
-    _error_bars(ax, names, heights, worst, floor=0.8)
-    ax.set_yscale("log")
+    _error_bars(ax, names, heights, worst)
+    ax.set_ylim(0, max([h for h in heights if h == h] + [1.0]) * 1.3)
     ax.set_ylabel("writes of the most-written cell")
     for bar, s, group in zip(bars, worst, groups.values()):
-        if len(group) == 1:
-            w, life = max(group[0].final.writes_max_cell, 0), group[0].lifetime.get("lifetime_steps")
-            label = f"{w:,}\nlife {life:.1e} steps" if life is not None else f"{w:,}\nlife: no wear"
-        else:
-            life = mean_ci(r.lifetime.get("lifetime_steps") for r in group)
-            label = s.format(spec=",.3g") + (f"\nlife {life.mean:.1e} steps" if life.n else "\nlife: no wear")
-        ax.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
-                    fontsize=7)
-    ax.set_title("worst-cell writes (endurance-relevant)" + note)
+        days = [_life_days(r) for r in group]
+        life = "never wears" if any(d is None for d in days) else f"life {duration(86400.0 * np.mean(days))}"
+        label = (f"{max(group[0].final.writes_max_cell, 0):,}" if len(group) == 1 else s.format(spec=",.3g"))
+        ax.annotate(f"{label}\n{life}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                    va="bottom", fontsize=7)
+    ax.set_title("worst-cell writes (endurance-relevant); life: first worn-out cell at 1 sample/s" + note,
+                 fontsize=9)
     fig.tight_layout()
     paths["worst_cell_writes"] = _save(fig, out_dir / "worst_cell_writes.png", plt, context)
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    from matplotlib.ticker import EngFormatter
+
+    # two panels: the whole energy by category, and programming (a sliver of the whole) on its own scale
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10.0, 4.4), gridspec_kw={"width_ratios": [3, 2]})
     bottom = np.zeros(len(names))
-    cmap = plt.get_cmap("tab10")
+    cmap = plt.get_cmap("tab20")  # more categories than tab10 has colours
     priced = [[r.energy().energy_j for r in g] for g in groups.values()]  # priced now, from each record's counts
     for k, cat in enumerate(ENERGY_CATEGORIES):
         values = np.array([mean_ci(p.get(cat, 0.0) for p in runs).mean for runs in priced])
         if values.any():
-            ax.bar(names, values, bottom=bottom, label=cat, color=cmap(k))
+            ax.bar(names, values, bottom=bottom, label=cat, color=cmap(k % 20))
             bottom += values
     # the interval of the total, not of each category: categories of one run are correlated
     totals = [mean_ci(sum(p.get(cat, 0.0) for cat in ENERGY_CATEGORIES) for p in runs) for runs in priced]
     _error_bars(ax, names, list(bottom), totals)
-    ax.set_ylabel("training energy (J)")
-    ax.set_title("energy by category" + note)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.yaxis.set_major_formatter(EngFormatter(unit="J"))
+    ax.set_ylabel("training energy")
+    ax.set_title("energy by category" + note, fontsize=10)
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    program = [mean_ci(p.get("write", 0.0) + p.get("write_verify", 0.0) for p in runs) for runs in priced]
+    ax2.bar(names, [s.mean for s in program], color="tab:purple")
+    _error_bars(ax2, names, [s.mean for s in program], program)
+    ax2.yaxis.set_major_formatter(EngFormatter(unit="J"))
+    ax2.set_title("programming energy (write + verify)", fontsize=10)
+    ax2.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     paths["energy_breakdown"] = _save(fig, out_dir / "energy_breakdown.png", plt, context)
 
@@ -184,6 +197,15 @@ def _add_context(fig, context: str | None):
     bottom = min(0.0, fig.get_tightbbox(fig.canvas.get_renderer()).y0 / fig.get_figheight())
     return fig.text(0.5, bottom - 0.01, textwrap.fill(context, width), ha="center", va="top", fontsize=7,
                     color="0.3", gid=CONTEXT_GID)
+
+
+def _life_days(record: RunRecord) -> float | None:
+    """Days to the first worn-out cell at one training sample a second (None: nothing is written)."""
+    steps = record.lifetime.get("lifetime_steps")
+    if steps is None:
+        return None
+    per_step = record.lifetime.get("samples_per_step") or float(record.batch_size)
+    return steps * per_step / 86400.0
 
 
 def _save(fig, path: Path, plt, context: str | None = None, *, tight: bool = False) -> Path:

@@ -58,6 +58,7 @@ class Costs:
     buffer_write_energy_per_byte_j: float
     aux_read_energy_per_byte_j: float
     aux_write_energy_per_byte_j: float
+    offchip_energy_per_byte_j: float  # spilled trainer state, per byte moved either way
     # static power
     core_leakage_w: float  # one core: logic and its activation buffer
     aux_leakage_w_per_byte: float
@@ -165,6 +166,7 @@ def derive_costs(sections: dict[str, Any]) -> Costs:
     # lookup tables are small (an activation level x a weight code): a 1 KiB table memory beside the neurons
     put("lut_read_energy_per_byte_j", None, lambda: cm.buffer_energy_per_byte(LUT_MEMORY_BYTES, aux.energy_per_byte_j),
         f"1 KiB {aux.technology} table memory: {ref}")
+    out["offchip_energy_per_byte_j"] = aux.off_chip_energy_per_byte_j
     # static power
     put("core_leakage_w", None, lambda: core.leakage_w + core.buffer_bytes * aux.leakage_w_per_byte,
         f"logic {_g(core.leakage_w * 1e6)} uW + buffer {_g(core.buffer_bytes / 1024)} KiB x "

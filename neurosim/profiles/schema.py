@@ -6,6 +6,20 @@ the loader, the validator, the ``profiles show`` table and the fuzz tests all re
 Units: attributes are SI (``set_energy_j``, ``read_latency_s``, ``clock_hz``, ``capacity_bytes``); the file key is
 the attribute with its SI suffix swapped for the file unit (``set_energy_pj``, ``read_latency_ns``, ``clock_mhz``,
 ``capacity_kib``). Conversion happens once, in :func:`convert`.
+
+Zeros, decided per key (a value that makes a figure meaningless is refused, not accepted and priced):
+
+- *Must be > 0* (bounds open at 0): ``device.set_latency_ns``, ``device.reset_latency_ns``, ``device.read_latency_ns``
+  (a crossbar read is the MVM cycle: inference time, throughput, the power of ``profiles show`` and the derived cell
+  read energy all divide or scale by it; 0 gave throughput 0 and power nan), ``core.neuron_update_latency_ns`` and
+  ``core.tick_ns`` when pinned (spiking inference time is ticks x tick), and, as before, every clock.
+- *0 has a meaning*: ``periphery.dac_latency_ns`` (no DAC, inputs drive the rows directly, as in digital
+  compute-in-memory: the ``sram`` profile), a pinned ``periphery.adc_latency_ns`` (conversions hidden under the read),
+  ``chip.noc_latency_per_flit_hop_ns`` (an ideal interconnect); every energy and area (a free component); rates, noise,
+  drift and wire resistance (the effect is off).
+- Cross-checks between keys (in the loader): ``device.stuck_at_low_rate + device.stuck_at_high_rate < 1`` (at 1 every
+  cell is dead), ``periphery.columns_per_adc <= crossbar.cols``, ``crossbar.cells_per_weight <= crossbar.cols`` and
+  even for ``differential_pair``.
 """
 
 from __future__ import annotations
@@ -54,10 +68,10 @@ def _field(rule: Rule, role: str, pin: bool = False) -> Any:
     return field(metadata=rule.as_metadata(role=role, pin=False))
 
 
-def pinned(doc: str, unit: str | None, lo: float, hi: float) -> Any:
+def pinned(doc: str, unit: str | None, lo: float, hi: float, *, lo_open: bool = False) -> Any:
     """An optional per-action figure: absent, it is derived from the component's attributes by a model
     (:mod:`neurosim.profiles.costs`); given, it pins the figure and the model is not used for it."""
-    return _field(Rule("float", doc, unit=unit, lo=lo, hi=hi), "price", pin=True)
+    return _field(Rule("float", doc, unit=unit, lo=lo, hi=hi, lo_open=lo_open), "price", pin=True)
 
 
 def quantity(doc: str, unit: str | None, lo: float, hi: float, *, lo_open: bool = False,
@@ -109,7 +123,10 @@ def convert(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
     (converted, problem)
         ``problem`` is None when the value is valid, else a short reason.
     """
-    checked, problem = f.metadata["rule"].check(value)
+    rule = f.metadata["rule"]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 1.7976931348623157e308:
+        return None, f"must be {rule.describe()}"  # float() of such an int would raise OverflowError
+    checked, problem = rule.check(value)
     if problem is not None or f.metadata["kind"] != "float":
         return checked, problem
     unit = f.metadata["unit"]
@@ -132,10 +149,12 @@ class DeviceSpec:
     energy_scaling: str = choice(
         "'per_event': a transition costs one SET/RESET whatever its size; 'per_level_step': it costs one SET/RESET "
         "per level crossed (program-and-verify pulse trains)", "per_event", "per_level_step", role="price")
-    set_latency_s: float = price("duration of one SET pulse", "ns", 0, 1e9)
-    reset_latency_s: float = price("duration of one RESET pulse", "ns", 0, 1e9)
-    read_latency_s: float = price("duration of one crossbar read (one MVM cycle; the cells conduct this long)", "ns",
-                                  0, 1e9)
+    set_latency_s: float = price("duration of one SET pulse (> 0: a write takes time)", "ns", 0, 1e9, lo_open=True)
+    reset_latency_s: float = price("duration of one RESET pulse (> 0: a write takes time)", "ns", 0, 1e9,
+                                   lo_open=True)
+    read_latency_s: float = price("duration of one crossbar read (one MVM cycle; the cells conduct this long; > 0: "
+                                  "inference time, throughput, power and cell read energy divide or scale by it)",
+                                  "ns", 0, 1e9, lo_open=True)
     read_voltage_v: float = price("voltage across a cell while it is read", "v", 0, 10)
     on_conductance_siemens: float = quantity(
         "conductance of the highest level (sets cell read energy and, against wire resistance, IR drop)", "us", 0,
@@ -202,7 +221,8 @@ class PeripherySpec:
     dac_energy_per_step_j: float = price("DAC energy per level step (a conversion costs 2^bits - 1 steps)", "fj", 0,
                                          1e9)
     dac_area_per_step_m2: float = price("DAC area per level step", "um2", 0, 1e9)
-    dac_latency_s: float = price("duration of one DAC conversion", "ns", 0, 1e9)
+    dac_latency_s: float = price("duration of one DAC conversion (0: inputs drive the rows directly, no DAC time, "
+                                 "as in digital compute-in-memory)", "ns", 0, 1e9)
     adc_type: str = choice("'sar' and 'flash' convert analog column currents; 'digital' reads an exact digital sum "
                            "(digital compute-in-memory: no analog conversion, no rounding)", *ADC_TYPES)
     adc_bits: int = integer("output ADC resolution", 1, 32)
@@ -223,7 +243,8 @@ class PeripherySpec:
     adc_energy_j: float | None = pinned("energy per ADC conversion (default: from adc_type, adc_bits and the "
                                         "energy per step)", "pj", 0, 1e6)
     adc_latency_s: float | None = pinned("duration of one ADC conversion (default: from adc_type, adc_bits and the "
-                                         "ADC clock)", "ns", 0, 1e9)
+                                         "ADC clock; a pinned 0: conversions hidden under the crossbar read)", "ns",
+                                         0, 1e9)
 
 
 @dataclass(frozen=True)
@@ -239,10 +260,12 @@ class CoreSpec:
                                 1e12)
     leakage_w: float = price("static power of one core's digital logic, buffer excluded", "uw", 0, 1e12)
     neuron_update_latency_s: float | None = pinned("duration of one neuron update (default: one cycle of "
-                                                   "chip.clock_mhz)", "ns", 0, 1e9)
+                                                   "chip.clock_mhz; > 0: the default spiking tick is neurons x it)",
+                                                   "ns", 0, 1e9, lo_open=True)
     # the events of the spiking and lookup-table executors (digital neuromorphic cores state them directly)
     tick_s: float | None = pinned("one timestep of spiking execution (default: every neuron of a core updated once, "
-                                  "one after another: neurons x neuron update latency)", "ns", 0, 1e12)
+                                  "one after another: neurons x neuron update latency; > 0: spiking inference time "
+                                  "is ticks x it)", "ns", 0, 1e12, lo_open=True)
     synaptic_event_energy_j: float | None = pinned(
         "energy of one synaptic event of spiking execution: a spike reaching one synapse of non-zero weight "
         "(default: reading the weight's cells at the on-level plus one integer addition)", "pj", 0, 1e6)
@@ -267,7 +290,8 @@ class ChipSpec:
     flit_bits: int = integer("bits carried by one NoC flit", 1, 65536)
     router_energy_per_bit_j: float = price("energy to move one bit one hop (router and link)", "fj", 0, 1e9)
     router_area_m2: float = price("area of one core's router", "um2", 0, 1e12)
-    noc_latency_per_flit_hop_s: float = price("time to move one flit one hop", "ns", 0, 1e9)
+    noc_latency_per_flit_hop_s: float = price("time to move one flit one hop (0: an ideal interconnect, transfers "
+                                              "take no time)", "ns", 0, 1e9)
     clock_hz: float = price("digital clock frequency (a neuron update takes one cycle)", "mhz", 1e-6, 1e5)
     feature_size_m: float = price("technology node F (cell areas are given in F^2)", "nm", 1, 1e4)
     noc_energy_per_flit_hop_j: float | None = pinned("energy to move one flit one hop (default: energy per bit x "
@@ -285,12 +309,18 @@ class AuxMemorySpec:
     technology, the cores' activation buffers."""
 
     technology: str = choice("volatile memory technology", "sram", "edram", "dram", role="label")
-    capacity_bytes: float = price("capacity available to trainers (sets its energy per byte)", "kib", 0, 1e12)
+    # structure: what does not fit is spilled off chip (counted), so the capacity changes counts, not only prices
+    capacity_bytes: float = quantity("capacity available to trainers (sets its energy per byte, and what of a "
+                                     "trainer's state fits on chip)", "kib", 0, 1e12)
     energy_per_byte_j: float = price("read energy per byte of a 64 KiB array (scaled by sqrt(capacity / 64 KiB))",
                                      "fj", 0, 1e9)
     write_read_ratio: float = price("write energy over read energy", None, 0, 100)
     leakage_w_per_byte: float = price("static power per capacity", "nw_per_kib", 0, 1e12)
     area_m2_per_byte: float = price("area per capacity", "um2_per_kib", 0, 1e12)
+    overflow: str = choice("trainer state beyond capacity: 'refuse' the run, or spill it to 'off_chip' memory "
+                           "(DRAM) whose traffic is counted and priced", "refuse", "off_chip")
+    off_chip_energy_per_byte_j: float = price("energy to move one byte of spilled trainer state to or from off-chip "
+                                              "memory", "pj", 0, 1e6)
     read_energy_per_byte_j: float | None = pinned("energy to read one byte of trainer state (default: from the "
                                                   "capacity and the energy per byte)", "pj", 0, 1e6)
     write_energy_per_byte_j: float | None = pinned("energy to write one byte of trainer state (default: read x "
@@ -318,6 +348,8 @@ SECTIONS: dict[str, type] = {
 }
 TOP_LEVEL_TEXT = ("name", "description")
 
+#: keys introduced in neurosim 0.4 (trainer state that does not fit on chip)
+KEYS_ADDED_IN_0_4 = frozenset({"aux_memory.overflow", "aux_memory.off_chip_energy_per_byte_pj"})
 #: keys introduced when per-action costs became derived (neurosim 0.3): a profile file written for 0.2 lacks them
 KEYS_ADDED_IN_0_3 = frozenset({
     "device.read_voltage_v", "device.on_conductance_us", "device.read_noise_sigma", "crossbar.cell_area_f2",

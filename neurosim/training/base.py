@@ -43,6 +43,9 @@ class TrainingView:
 
     def __init__(self, chip: Chip):
         self._chip = chip
+        # the share of trainer state held off chip (aux_memory.overflow = "off_chip"): that share of every aux
+        # access is an off-chip transfer (the state is spread evenly over what it touches: a stated simplification)
+        self.off_chip_share = 0.0
 
     @property
     def model(self) -> Model:
@@ -85,8 +88,16 @@ class TrainingView:
         self._chip.count_backward(batch, above=lowest_layer)
 
     def count(self, **events: int) -> None:
-        """Count digital work and aux-memory traffic, e.g. ``count(aux_bytes_read=..., neuron_updates=...)``."""
-        self._chip.ledger.add(**{k: int(v) for k, v in events.items()})
+        """Count digital work and aux-memory traffic, e.g. ``count(aux_bytes_read=..., neuron_updates=...)``; the
+        off-chip share of aux traffic is counted as off-chip transfers."""
+        counts = {k: int(v) for k, v in events.items()}
+        if self.off_chip_share:
+            for key, off in (("aux_bytes_read", "offchip_bytes_read"), ("aux_bytes_written", "offchip_bytes_written")):
+                if key in counts:
+                    moved = round(counts[key] * self.off_chip_share)
+                    counts[key] -= moved
+                    counts[off] = counts.get(off, 0) + moved
+        self._chip.ledger.add(**counts)
 
 
 class Trainer(ABC):

@@ -63,10 +63,13 @@ def train(chip: Chip, trainer: Trainer, data: Dataset, *, epochs: int, batch_siz
                 session.checkpoint(session.evaluate(data.x_test, data.y_test)[0])
             if progress is not None:
                 progress({"epoch": epoch, "epochs": epochs, "step": b + 1, "steps_per_epoch": steps_per_epoch,
-                          "writes_total": session.writes_total, "test_accuracy": test[0]})
+                          "writes_total": session.writes_total, "test_accuracy": test[0],
+                          "accuracy_after_epoch": epoch - 1})
         if calibration is not None:
             chip.calibrate(calibration)
         test = session.evaluate(data.x_test, data.y_test)
+        if steps_per_eval:
+            session.checkpoint(test[0])  # the epoch's end, as its row of the table sees it
         failed = session.record_epoch(epoch, session.evaluate(x[:n_eval], y[:n_eval]), test).cells_failed
         if progress is not None and failed > failed_before:
             progress({"event": "cells_failed", "epoch": epoch, "cells_failed": failed})

@@ -73,8 +73,11 @@ class TrainingSession:
         self.view = TrainingView(chip)
         self._start_ledger = chip.ledger.copy()
         self._start_counts = chip.memory.write_counts.copy()
+        # cells already dead (manufacture, or worn out by programming the model) are not this run's failures
+        self._failed_before = chip.memory.summary().cells_failed
         self.state = trainer.init(self.view, x_init, y_init, seed)
         self.aux = trainer.aux_memory(self.view, batch_size)
+        self.aux_off_chip = self._place_aux(chip, trainer.name)
         self.steps = 0
         self.samples = 0
         self.first_failure_step: int | None = None  # training step whose writes wore out the first cell
@@ -82,6 +85,24 @@ class TrainingSession:
         self.checkpoints: list[Checkpoint] = []
         self._t0 = time.perf_counter()
         self._excluded = 0.0
+
+    def _place_aux(self, chip: Chip, trainer: str) -> int:
+        """Check the trainer's state against the chip's aux memory: what does not fit is refused or, by the
+        profile's choice, spilled off chip (counted and priced per byte moved). Declares what leaks on chip;
+        returns the bytes off chip."""
+        need = int(sum(self.aux.values()))
+        aux = chip.profile.aux_memory
+        capacity = int(aux.capacity_bytes)
+        off_chip = max(0, need - capacity)
+        if off_chip and aux.overflow == "refuse":
+            raise TrainingError(
+                f"trainer {trainer!r} needs {need:,} bytes of auxiliary memory (batch {self.batch_size}), profile "
+                f"{chip.profile.name!r} has {capacity:,} (aux_memory.capacity_kib = {capacity / 1024:g}): use a "
+                "profile with more, a smaller batch, or aux_memory.overflow = \"off_chip\" to spill the rest to "
+                "off-chip memory (priced per byte moved)")
+        self.view.off_chip_share = off_chip / need if need else 0.0
+        chip.ledger.declare_static(aux_bytes=need - off_chip)  # trainer state held on chip leaks
+        return off_chip
 
     # ------------------------------------------------------------------------------------------------ running
     def step(self, batch: Batch, last: bool) -> None:
@@ -116,7 +137,10 @@ class TrainingSession:
         return (self.chip.ledger - self._start_ledger).to_dict()
 
     def checkpoint(self, test_accuracy: float) -> None:
-        """Keep an evaluation point (with the run's counts so far)."""
+        """Keep an evaluation point (with the run's counts so far); a later one at the same step (e.g. after the
+        converters are recalibrated at an epoch's end) replaces the earlier, so that curves end where tables do."""
+        if self.checkpoints and self.checkpoints[-1].step == self.steps:
+            self.checkpoints.pop()
         self.checkpoints.append(Checkpoint(step=self.steps, samples=self.samples,
                                            wall_time_s=self.training_seconds(), test_accuracy=test_accuracy,
                                            writes_total=self.writes_total, ledger=self._ledger_since_start()))
@@ -131,7 +155,7 @@ class TrainingSession:
             test_loss=test[1], writes_total=writes,
             writes_max_cell=int((memory.write_counts - self._start_counts).max()),
             write_density=writes / (memory.n_cells * self.steps) if self.steps else 0.0,
-            cells_failed=memory.summary().cells_failed, aux_memory_bytes=sum(self.aux.values()),
+            cells_failed=memory.summary().cells_failed - self._failed_before, aux_memory_bytes=sum(self.aux.values()),
             wall_time_s=self.training_seconds() if epoch else 0.0, ledger=ledger.to_dict())
         self.epochs.append(record)
         return record
@@ -143,7 +167,8 @@ class TrainingSession:
         steps = max(self.steps, 1)
         summary = chip.memory.summary(steps=steps)
         lifetime = chip.memory.lifetime(steps=steps, since=self._start_counts,
-                                        first_failure_step=self.first_failure_step)
+                                        first_failure_step=self.first_failure_step).to_dict()
+        lifetime["samples_per_step"] = self.samples / steps  # lifetimes in samples: steps x this
         model = chip.model
         return RunRecord(
             schema_version=SCHEMA_VERSION, package_version=__version__, profile=profile_entry(chip.profile),
@@ -152,9 +177,12 @@ class TrainingSession:
                    "cells": chip.memory.n_cells, "tiles": chip.mapping.n_tiles},
             trainer={"name": self.trainer.name, "params": json_safe(self.trainer.get_params())},
             data=dict(data), seed=self.seed, batch_size=self.batch_size, steps=self.steps, epochs=list(self.epochs),
-            checkpoints=list(self.checkpoints), aux_memory=dict(self.aux), lifetime=lifetime.to_dict(),
+            checkpoints=list(self.checkpoints), aux_memory=dict(self.aux), lifetime=lifetime,
             memory={"writes_total": self.writes_total, "writes_max_cell": self.epochs[-1].writes_max_cell,
-                    "cells_failed": summary.cells_failed,
+                    "cells_failed": summary.cells_failed - self._failed_before,
+                    "cells_failed_before": self._failed_before,
+                    "aux_capacity_bytes": int(chip.profile.aux_memory.capacity_bytes),
+                    "aux_off_chip_bytes": self.aux_off_chip, "aux_overflow": chip.profile.aux_memory.overflow,
                     "cells_faulty_at_manufacture": summary.cells_faulty_at_manufacture},
             ledger=self._ledger_since_start(), programming_ledger=chip.programming_ledger.to_dict(),
             run_info={k: v for k, v in run_info.items() if k != "model_spec"},
