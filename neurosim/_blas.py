@@ -10,6 +10,13 @@ with Haswell ones, from the same seed). Pinning one kernel family, ``Haswell`` (
 The pin only works if it is set before numpy is first imported: :mod:`neurosim` does it on import when numpy is not
 loaded yet (the ``neurosim`` command, a Dask worker, a script that imports neurosim first). A user's own
 ``OPENBLAS_CORETYPE`` is respected. :func:`blas_kernel` tells which family is in use, so that a run can record it.
+
+Threads: BLAS runs single-threaded unless the user says otherwise (``OPENBLAS_NUM_THREADS``, ``GOTO_NUM_THREADS``
+or ``OMP_NUM_THREADS``). A chip's matrix products are small (a tile's rows at a time, a training batch at a time):
+two BLAS threads on such products ran an ``sgd`` epoch 1.1-3x *slower* than one on this project's 2-core machines
+(more under load, when the threads wait on each other), and chip inference parallelises over samples itself
+(:mod:`neurosim.chip._parallel`), where BLAS threads on top would oversubscribe the cores. Same numbers either way:
+OpenBLAS splits a product by output blocks, never inside a sum.
 """
 
 from __future__ import annotations
@@ -22,11 +29,25 @@ PINNED_KERNEL = "Haswell"
 _X86 = ("x86_64", "amd64", "x64")
 
 
+_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
 def pin_blas_kernel() -> None:
-    """Set ``OPENBLAS_CORETYPE`` (if unset) when numpy has not been imported yet, on x86-64 only."""
-    if "numpy" in sys.modules or platform.machine().lower() not in _X86:
+    """Set ``OPENBLAS_CORETYPE`` (if unset) when numpy has not been imported yet, on x86-64 only, and BLAS to one
+    thread unless the user chose a number (before numpy loads, by environment; after, through threadpoolctl)."""
+    single = not any(os.environ.get(name) for name in _THREAD_VARIABLES)
+    if "numpy" in sys.modules:
+        if single:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:  # pragma: no cover - scikit-learn brings threadpoolctl
+                return
+            threadpool_limits(limits=1, user_api="blas")
         return
-    os.environ.setdefault("OPENBLAS_CORETYPE", PINNED_KERNEL)
+    if single:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    if platform.machine().lower() in _X86:
+        os.environ.setdefault("OPENBLAS_CORETYPE", PINNED_KERNEL)
 
 
 def blas_kernel() -> str:

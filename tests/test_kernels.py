@@ -257,15 +257,18 @@ def test_scan_request_matches_twin(always, order):
         cells = cells.astype(np.int64)
         before = (stored.copy(), stuck.copy())
         got_buf, want_buf = np.full(m + 1, -7, np.int64), np.full(m + 1, -7, np.int64)
-        got = _kernels.scan_request(cells, targets, stored, stuck, n, levels, always, got_buf)
-        want = _twins.scan_request_numpy(cells, targets, stored, stuck, n, levels, always, want_buf)
+        got_runs, want_runs = np.full(4, -7, np.int64), np.full(4, -7, np.int64)  # room for 4 run starts
+        got = _kernels.scan_request(cells, targets, stored, stuck, n, levels, always, got_buf, got_runs)
+        want = _twins.scan_request_numpy(cells, targets, stored, stuck, n, levels, always, want_buf, want_runs)
         assert got[2] == want[2]  # first invalid position
         if want[2] >= 0:
             continue  # the scan stops there; nothing else is promised
         assert got == want
         np.testing.assert_array_equal(got_buf[: got[0]], want_buf[: want[0]])
+        kept = min(got[3], 4)
+        np.testing.assert_array_equal(got_runs[:kept], want_runs[:kept])
         if order == "increasing" and m > 1:
-            assert got[3] is True
+            assert got[3] == 1
         # the scan changed no state
         np.testing.assert_array_equal(stored, before[0])
         np.testing.assert_array_equal(stuck, before[1])

@@ -362,3 +362,60 @@ def test_small_model_on_one_core_has_only_port_traffic():
     assert (acts.src, acts.dst, acts.flits) == (PORT, 0, 16 * 8 // 64)
     # core 0 sits on the port's router: no hops at all
     assert mapping.placement.flit_hops == 0
+
+
+# -------------------------------------------------------------------------------------- scale
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 9), cols=st.integers(1, 9), data=st.data())
+def test_start_positions_are_the_listed_mesh_spots(rows, cols, data):
+    """Computed per core, the start positions are those of the mesh listed row-major or serpentine."""
+    from neurosim.mapping.placement import _start_positions
+
+    prof = load_profile("rram_hfo2").replace({"chip.mesh_rows": rows, "chip.mesh_cols": cols})
+    n_cores = data.draw(st.integers(0, rows * cols))
+    listed = {"row_major": [(r, c) for r in range(rows) for c in range(cols)],
+              "serpentine": [(r, c if r % 2 == 0 else cols - 1 - c) for r in range(rows) for c in range(cols)]}
+    for path, spots in listed.items():
+        want = {PORT: (0, 0)} | {core: spots[core] for core in range(n_cores)}
+        got = _start_positions(n_cores, prof, path)
+        assert got == want and list(got) == list(want)
+
+
+def test_784_4096_10_on_truenorth_keeps_its_placement():
+    """144 cores: the placement the original pure-Python search found (it took a minute; now well under one
+    second), pinned by flit-hops and a digest of every position."""
+    import hashlib
+
+    from neurosim.nn.spec import model_from_spec
+
+    mapping = map_model(model_from_spec("784-4096-10", (28, 28), 10, seed=0), "truenorth_like")
+    digests = {}
+    for placement in (mapping.placement, mapping.alternative):
+        assert placement.n_cores == 144
+        digests[placement.strategy] = (placement.flit_hops, hashlib.sha256(
+            repr(sorted(placement.positions.items())).encode()).hexdigest()[:16])
+    assert digests == {"optimized": (112917, "02887ebe6e283cb2"), "naive": (293354, "805e181ce08cdc40")}
+
+
+@pytest.mark.parametrize("model_name", ["digits_mlp", "mnist_mlp"])
+def test_mapping_memory_does_not_grow_with_the_mesh(model_name):
+    """A 4096 x 4096 mesh costs what a 64 x 64 one does: nothing is listed per mesh position (the chip's area
+    and leakage of idle cores are closed forms)."""
+    import tracemalloc
+
+    base = load_profile("rram_hfo2")
+    peaks, placements = {}, {}
+    for side in (64, 4096):
+        prof = base.replace({"chip.mesh_rows": side, "chip.mesh_cols": side})
+        tracemalloc.start()
+        try:
+            mapping = map_model(_model(model_name), prof)
+            report = mapping.report()
+            report.format(prof.costs)
+            peaks[side] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert report.cores_available == side * side
+        placements[side] = (mapping.placement.positions, mapping.placement.flit_hops)
+    assert peaks[4096] < peaks[64] + 2 ** 20, peaks  # the old code listed every spot: ~1.6 GB at 4096 x 4096
+    assert placements[4096] == placements[64]  # a few cores: the same start spots and search region on both

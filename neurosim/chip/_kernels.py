@@ -33,3 +33,24 @@ def adc_accumulate(partial, acc, step, qmin, qmax, factor):
             # min/max rather than branches: the loop vectorises (3-7x faster on real partial sums)
             q = min(max(np.rint(partial[i, j] / step[j]), qmin), qmax)
             acc[i, j] += factor * q * step[j]
+
+
+@nb.njit(cache=True, nogil=True)
+def adc_accumulate_noisy(partial, noise, spread, acc, step, qmin, qmax, factor):
+    """:func:`adc_accumulate` of ``partial + spread[:, None] * noise``: a fresh read-noise fluctuation per column
+    output (``spread`` per vector, standard normal ``noise`` per output), added in the same pass."""
+    rows, cols = partial.shape
+    for i in range(rows):
+        s = spread[i]
+        for j in range(cols):
+            q = min(max(np.rint((partial[i, j] + s * noise[i, j]) / step[j]), qmin), qmax)
+            acc[i, j] += factor * q * step[j]
+
+
+@nb.njit(cache=True, nogil=True)
+def count_driven(drive, out):
+    """``out[j] += number of rows i with drive[i, j] != 0``: the vectors that drive each crossbar row."""
+    rows, cols = drive.shape
+    for i in range(rows):
+        for j in range(cols):
+            out[j] += drive[i, j] != 0

@@ -12,3 +12,11 @@ def dac_quantize_numpy(x, lo, hi, steps, out):
 
 def adc_accumulate_numpy(partial, acc, step, qmin, qmax, factor):
     acc += factor * np.clip(np.rint(partial / step), qmin, qmax) * step
+
+
+def adc_accumulate_noisy_numpy(partial, noise, spread, acc, step, qmin, qmax, factor):
+    adc_accumulate_numpy(partial + spread[:, None] * noise, acc, step, qmin, qmax, factor)
+
+
+def count_driven_numpy(drive, out):
+    out += (drive != 0).sum(axis=0)

@@ -48,6 +48,38 @@ class HeldState:
         self._codes: dict[int, tuple[int, np.ndarray]] = {}
         self._level_counts: dict[int, tuple[int, np.ndarray]] = {}
         self._ir = self._ir_drop_paths()
+        self._owner = _cell_owners(mapping, memory.n_cells)
+        self._change_memo: tuple[int | None, dict | None] = (None, None)
+
+    # ------------------------------------------------------------------------------------- incremental caches
+    def _changed_weights(self, cached_version: int | None) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]
+                                                                    ] | None:
+        """What one write changed since ``cached_version``, per layer: ``{layer: (weights, cells, levels
+        before)}`` (flat (fan_in, fan_out) indices of the weights with a changed cell, the changed cells and what
+        they held). None when a cache must be rebuilt instead: it is older than the last step, the step was not a
+        single program call, or it touched a reference cell (which every weight of its row reads)."""
+        version = self._memory.version
+        if cached_version is None or cached_version != version - 1:
+            return None
+        if self._change_memo[0] != version:  # three caches ask after each write: work it out once
+            self._change_memo = (version, self._weights_changed_at(version))
+        return self._change_memo[1]
+
+    def _weights_changed_at(self, version: int) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        change = self._memory.changes_at(version)
+        if change is None:
+            return None
+        cells, before = change
+        layer_of, weight_of = self._owner
+        layers = layer_of[cells]
+        if layers.size and layers.min() < -1:  # a reference cell
+            return None
+        out = {}
+        for lt in self.mapping.tilings:
+            mine = layers == lt.layer
+            if mine.any():
+                out[lt.layer] = (np.unique(weight_of[cells[mine]]), cells[mine], before[mine])
+        return out
 
     @property
     def model(self) -> Model:
@@ -75,25 +107,57 @@ class HeldState:
         slice, from the cells' *effective* levels (stuck cells, programming noise, drift)."""
         version = self._memory.version
         if version != self._slices_version:
-            read = self._memory.read()
-            levels = self.profile.device.levels
-            self._slices = {}
-            for lt in self.mapping.tilings:
-                cells = read[lt.cell_index]
-                ref = None
-                if lt.ref_index is not None:
-                    ref = read[lt.ref_index]
-                if self._ir is not None:
-                    g_step, paths = self._ir
-                    cells = cells / (1.0 + g_step * cells * paths[lt.layer][0])
-                    if ref is not None:
-                        ref = ref / (1.0 + g_step * ref * paths[lt.layer][1])
-                if ref is not None:
-                    ref = ref[:, np.arange(lt.fan_out) // lt.weights_per_tile]
-                values = lt.encoding.slice_values(cells, ref, levels)
-                self._slices[lt.layer] = [np.ascontiguousarray(values[..., s]) for s in range(lt.layout.slices)]
+            changed = self._changed_weights(self._slices_version)
+            if changed is None:
+                read = self._memory.read()
+                self._slices = {lt.layer: self._slice_arrays(lt, read) for lt in self.mapping.tilings}
+            else:  # one write since: recompute the weights it touched (the arrays are updated in place)
+                for layer, (weights, _, _) in changed.items():
+                    lt = self.mapping.tiling_of(layer)
+                    values = self._slice_values_of(lt, weights)
+                    for s, arr in enumerate(self._slices[layer]):
+                        arr.reshape(-1)[weights] = values[:, s]
             self._slices_version = version
         return self._slices[index]
+
+    def _slice_arrays(self, lt: LayerTiling, read: np.ndarray) -> list[np.ndarray]:
+        """Every slice value of layer ``lt`` from the effective levels ``read`` of every cell."""
+        cells = read[lt.cell_index]
+        ref = None if lt.ref_index is None else read[lt.ref_index]
+        cells, ref = self._after_ir_drop(lt, cells, ref, None)
+        if ref is not None:
+            ref = ref[:, np.arange(lt.fan_out) // lt.weights_per_tile]
+        values = lt.encoding.slice_values(cells, ref, self.profile.device.levels)
+        return [np.ascontiguousarray(values[..., s]) for s in range(lt.layout.slices)]
+
+    def _slice_values_of(self, lt: LayerTiling, weights: np.ndarray) -> np.ndarray:
+        """Slice values (len(weights), slices) of the flat weights ``weights`` of layer ``lt``, reading only
+        their cells."""
+        cell_index = lt.cell_index.reshape(lt.fan_in * lt.fan_out, lt.layout.slices, -1)[weights]
+        cells = self._memory.read(cell_index)
+        ref = None
+        if lt.ref_index is not None:
+            ref_index = lt.ref_index[weights // lt.fan_out, (weights % lt.fan_out) // lt.weights_per_tile]
+            ref = self._memory.read(ref_index)
+        cells, ref = self._after_ir_drop(lt, cells, ref, weights)
+        return lt.encoding.slice_values(cells, ref, self.profile.device.levels)
+
+    def _after_ir_drop(self, lt: LayerTiling, cells: np.ndarray, ref: np.ndarray | None,
+                       weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Effective levels as the periphery sees them through the wires (all of the layer's cells, or those of
+        ``weights``)."""
+        if self._ir is None:
+            return cells, ref
+        g_step, paths = self._ir
+        cell_path, ref_path = paths[lt.layer]
+        if weights is not None:
+            cell_path = cell_path.reshape(lt.fan_in * lt.fan_out, lt.layout.slices, -1)[weights]
+            if ref_path is not None:
+                ref_path = ref_path[weights // lt.fan_out, (weights % lt.fan_out) // lt.weights_per_tile]
+        cells = cells / (1.0 + g_step * cells * cell_path)
+        if ref is not None:
+            ref = ref / (1.0 + g_step * ref * ref_path)
+        return cells, ref
 
     @property
     def version(self) -> tuple[int, int]:
@@ -114,25 +178,60 @@ class HeldState:
         """The weight codes the chip holds for layer ``index`` (a fresh int64 array of the layer's shape),
         decoded from the stored levels: stuck cells show up here as changed weights."""
         lt = self.tiling(index)
+        version = self._memory.version
         cached = self._codes.get(index)
-        if cached is not None and cached[0] == self._memory.version:
+        if cached is not None and cached[0] != version:
+            changed = self._changed_weights(cached[0])
+            if changed is not None:  # one write since: decode only the weights it touched
+                codes = cached[1]
+                if index in changed:
+                    weights = changed[index][0]
+                    codes.reshape(-1)[weights] = self._decode(lt, weights)
+                cached = (version, codes)
+                self._codes[index] = cached
+        if cached is not None and cached[0] == version:
             return cached[1].copy()
-        stored = self._memory.stored_levels  # decode() converts the cells it reads to float
-        ref = None
-        if lt.ref_index is not None:
-            ref = stored[lt.ref_index][:, np.arange(lt.fan_out) // lt.weights_per_tile]
-        codes = lt.encoding.decode(stored[lt.cell_index], ref, lt.max_code, self.profile.device.levels)
-        codes = np.clip(np.rint(codes), -lt.max_code, lt.max_code).astype(np.int64).reshape(
-            self.model.layers[index].codes.shape)
-        self._codes[index] = (self._memory.version, codes)
+        codes = self._decode(lt, None).reshape(self.model.layers[index].codes.shape)
+        self._codes[index] = (version, codes)
         return codes.copy()
+
+    def _decode(self, lt: LayerTiling, weights: np.ndarray | None) -> np.ndarray:
+        """Codes (int64) decoded from the stored levels: every weight of the layer (fan_in, fan_out), or the flat
+        weights ``weights``."""
+        stored = self._memory.stored_levels  # decode() converts the cells it reads to float
+        if weights is None:
+            cells = stored[lt.cell_index]
+            ref = None if lt.ref_index is None else stored[lt.ref_index][:, np.arange(lt.fan_out)
+                                                                        // lt.weights_per_tile]
+        else:
+            cells = stored[lt.cell_index.reshape(lt.fan_in * lt.fan_out, lt.layout.slices, -1)[weights]]
+            ref = None if lt.ref_index is None else stored[
+                lt.ref_index[weights // lt.fan_out, (weights % lt.fan_out) // lt.weights_per_tile]]
+        codes = lt.encoding.decode(cells, ref, lt.max_code, self.profile.device.levels)
+        return np.clip(np.rint(codes), -lt.max_code, lt.max_code).astype(np.int64)
 
     def row_level_counts(self, index: int) -> np.ndarray:
         """Cells of layer ``index`` at each stored level, per logical row (fan_in, levels), int64: the cells one
         driven input row reads (every slice, every column block, and the row's reference cells)."""
         lt = self.tiling(index)
+        version = self._memory.version
         cached = self._level_counts.get(index)
-        if cached is not None and cached[0] == self._memory.version:
+        if cached is not None and cached[0] != version:
+            changed = self._changed_weights(cached[0])
+            if changed is not None:  # one write since: move its cells from the level they held to the one they hold
+                counts = cached[1]
+                if index in changed:
+                    weights, cells, before = changed[index]
+                    levels = self.profile.device.levels
+                    slot = (self._owner[1][cells] // lt.fan_out) * levels
+                    now = self._memory.stored_levels[cells]
+                    delta = (np.bincount(slot + now, minlength=lt.fan_in * levels)
+                             - np.bincount(slot + before, minlength=lt.fan_in * levels))
+                    counts = counts + delta.reshape(lt.fan_in, levels)
+                    counts.flags.writeable = False
+                cached = (version, counts)
+                self._level_counts[index] = cached
+        if cached is not None and cached[0] == version:
             return cached[1]
         stored = self._memory.stored_levels
         levels = self.profile.device.levels
@@ -145,7 +244,7 @@ class HeldState:
             counts += np.bincount((rows + part).ravel(), minlength=lt.fan_in * levels)
         counts = counts.reshape(lt.fan_in, levels)
         counts.flags.writeable = False
-        self._level_counts[index] = (self._memory.version, counts)
+        self._level_counts[index] = (version, counts)
         return counts
 
     def _ir_drop_paths(self) -> tuple[float, dict[int, tuple[np.ndarray, np.ndarray | None]]] | None:
@@ -185,6 +284,20 @@ class HeldState:
 
     def correction_matrix(self, index: int) -> np.ndarray | None:
         return self._registers.correction_matrix(index)
+
+
+def _cell_owners(mapping: Mapping, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per memory cell: the analog layer whose weight it stores (-1: none, -2: a reference cell) and that weight's
+    flat (fan_in, fan_out) index."""
+    layer_of = np.full(n_cells, -1, dtype=np.int32)
+    weight_of = np.zeros(n_cells, dtype=np.int64)
+    for lt in mapping.tilings:
+        cells = lt.cell_index.reshape(lt.fan_in * lt.fan_out, -1)
+        layer_of[cells] = lt.layer
+        weight_of[cells] = np.arange(lt.fan_in * lt.fan_out, dtype=np.int64)[:, None]
+        if lt.ref_index is not None:
+            layer_of[lt.ref_index] = -2
+    return layer_of, weight_of
 
 
 __all__ = ["HeldState"]

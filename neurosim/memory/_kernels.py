@@ -20,6 +20,15 @@ def program_indexed(stored, stuck, wear, cells, targets, always, per_step, fail_
     call passing a dozen arrays made this 4x slower, and local counters stay in registers.
     """
     n_written = n_blocked = n_failed = n_set = n_checked = 0
+    # Touch every named cell's state first: these loads are independent, so the core keeps many cache misses in
+    # flight at once; the write loop below, whose branches depend on what it loads, then finds them in cache
+    # (1.4-1.7x faster on 10,000 scattered cells of a million).
+    warm = np.int64(0)
+    for k in range(cells.size):
+        c = cells[k]
+        warm += np.int64(wear[c, 0]) + np.int64(stored[c]) + np.int64(stuck[c])
+    if warm == -7:  # impossible (counts are non-negative), but the compiler cannot know: the loads stay
+        n_checked = -1
     for k in range(cells.size):
         c = cells[k]
         t = targets[k]
@@ -55,34 +64,40 @@ def program_indexed(stored, stuck, wear, cells, targets, always, per_step, fail_
 
 
 @nb.njit(cache=True, nogil=True)
-def scan_request(cells, targets, stored, stuck, n_cells, levels, always, candidates):
+def scan_request(cells, targets, stored, stuck, n_cells, levels, always, candidates, run_starts):
     """Validate a request and pick the entries that need the write path, without changing any state.
 
-    Returns ``(n_candidates, n_checked, bad, increasing)``: the candidate request positions are written to
+    Returns ``(n_candidates, n_checked, bad, runs)``: the candidate request positions are written to
     ``candidates`` (healthy cells whose level differs, every healthy cell under ``always``, stuck cells asked for
     another level); ``n_checked`` counts healthy entries (read-before-write); ``bad`` is the first entry with an
-    index or level out of range (-1 if none), found before anything is programmed; ``increasing`` tells whether
-    the indices are strictly increasing (no cell named twice, so candidates can be processed on their own).
+    index or level out of range (-1 if none), found before anything is programmed; ``runs`` is the number of
+    strictly increasing runs the indices fall into (1: increasing), the start of each written to ``run_starts``
+    while it has room (a request of whole layers is one sorted run per layer; if the runs' index ranges do not
+    overlap, no cell is named twice and candidates can be processed on their own).
     Splitting the scan from the writes keeps the write loop's cache misses overlapping: interleaved with a
     mostly-skipping scan, each miss waited alone behind a mispredicted branch.
     """
     n = 0
     n_checked = 0
-    increasing = True
+    runs = 1 if cells.size else 0
+    if cells.size and run_starts.size:
+        run_starts[0] = 0
     previous = -1
     for k in range(cells.size):
         c = cells[k]
         t = targets[k]
         if c < 0 or c >= n_cells or t < 0 or t >= levels:
-            return n, n_checked, k, increasing
+            return n, n_checked, k, runs
         if c <= previous:
-            increasing = False
+            if runs < run_starts.size:
+                run_starts[runs] = k
+            runs += 1
         previous = c
         healthy = stuck[c] == 0
         n_checked += healthy
         candidates[n] = k
         n += (stored[c] != t) or (always and healthy)  # branch-free append
-    return n, n_checked, -1, increasing
+    return n, n_checked, -1, runs
 
 
 @nb.njit(cache=True, nogil=True)
@@ -122,3 +137,30 @@ def effective_levels(stored, offsets, write_time, now, t0, nu, top, out):
         if has_drift:
             v *= ((now - write_time[c] + t0) / t0) ** (-nu)
         out[c] = v
+
+
+@nb.njit(cache=True, nogil=True)
+def effective_levels_at(cells, stored, offsets, write_time, now, t0, nu, top, out):
+    """:func:`effective_levels` of the cells ``cells`` only (into ``out``, one value per entry)."""
+    has_noise = offsets.size > 0
+    has_drift = write_time.size > 0
+    for k in range(cells.size):
+        c = cells[k]
+        v = np.float64(stored[c])
+        if has_noise:
+            v += offsets[c]
+            if v < 0.0:
+                v = 0.0
+            elif v > top:
+                v = np.float64(top)
+        if has_drift:
+            v *= ((now - write_time[c] + t0) / t0) ** (-nu)
+        out[k] = v
+
+
+@nb.njit(cache=True, nogil=True)
+def scatter_scaled(out, cells, values, scale):
+    """``out[cells] = scale * values`` in the dtype of ``values`` (float32: what numpy computes for a float32
+    array times a Python float), without the temporary."""
+    for k in range(cells.size):
+        out[cells[k]] = scale * values[k]

@@ -40,7 +40,7 @@ def program_indexed_numpy(stored, stuck, wear, cells, targets, always, per_step,
     return wc.size, n_blocked, failed.size, int(np.count_nonzero(up)), n_checked
 
 
-def scan_request_numpy(cells, targets, stored, stuck, n_cells, levels, always, candidates):
+def scan_request_numpy(cells, targets, stored, stuck, n_cells, levels, always, candidates, run_starts):
     cells = np.asarray(cells, dtype=np.int64)
     targets = np.asarray(targets, dtype=np.int64)
     invalid = np.flatnonzero((cells < 0) | (cells >= n_cells) | (targets < 0) | (targets >= levels))
@@ -49,8 +49,11 @@ def scan_request_numpy(cells, targets, stored, stuck, n_cells, levels, always, c
     healthy = stuck[c] == 0
     pick = np.flatnonzero((stored[c] != t) | (bool(always) & healthy))
     candidates[: pick.size] = pick
-    increasing = bool(np.all(np.diff(c) > 0)) if c.size > 1 else True
-    return pick.size, int(np.count_nonzero(healthy)), (int(invalid[0]) if invalid.size else -1), increasing
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(cells[: max(end, 1)]) <= 0) + 1]) if cells.size else []
+    starts = np.asarray(starts, dtype=np.int64)
+    kept = min(starts.size, run_starts.size)
+    run_starts[:kept] = starts[:kept]
+    return pick.size, int(np.count_nonzero(healthy)), (int(invalid[0]) if invalid.size else -1), int(starts.size)
 
 
 def differing_cells_numpy(stored, targets, stored_words, target_words, out):
@@ -66,3 +69,13 @@ def effective_levels_numpy(stored, offsets, write_time, now, t0, nu, top, out):
     if write_time.size:
         v = v * ((now - write_time + t0) / t0) ** (-nu)
     out[:] = v
+
+
+def effective_levels_at_numpy(cells, stored, offsets, write_time, now, t0, nu, top, out):
+    full = np.empty(stored.size, dtype=np.float64)
+    effective_levels_numpy(stored, offsets, write_time, now, t0, nu, top, full)
+    out[:] = full[cells]
+
+
+def scatter_scaled_numpy(out, cells, values, scale):
+    out[cells] = float(scale) * values

@@ -186,12 +186,15 @@ class NVMArray:
         self._offsets = np.zeros(n if dev.write_noise_sigma > 0 else 0, dtype=np.float32)
         self._write_time = np.zeros(n if dev.drift_nu > 0 else 0, dtype=np.float64)
         self._written_buf = np.empty(0, dtype=np.int64)
+        self._noise_buf = np.empty(0, dtype=np.float32)
         self._diff_buf = np.empty(n, dtype=np.int64)
+        self._run_starts = np.empty(64, dtype=np.int64)  # increasing runs of a request (one per layer, usually)
         self.clock_s = 0.0
         self.steps = 0
         self.version = 0  # bumped by anything that changes what a read returns (caches key on it)
         self.disturbed_cells = 0  # cells changed by digital drift (not writes: no energy, no wear)
         self.first_failure_step: int | None = None
+        self._last_change: tuple[int, np.ndarray, np.ndarray] | None = None  # see changes_at()
 
     # ------------------------------------------------------------------------------------------ the one door
     def program(self, cells: Any, levels: Any) -> ProgramResult:
@@ -238,35 +241,46 @@ class NVMArray:
                 n8 = (self.n_cells // 8) * 8
                 n_diff = _kernels.differing_cells(self._stored, targets, self._stored[:n8].view(np.uint64),
                                                   targets[:n8].view(np.uint64), self._diff_buf)
-                index = self._diff_buf[:n_diff]
+                index = self._diff_buf[:n_diff].copy()  # kept by changes_at(): not a view of a reused buffer
                 targets = targets[index]
             n_healthy_before = self.n_cells - self._n_stuck
+            touched, before = index, self._stored[index]
             n_written, n_blocked, n_failed, n_set, _ = _kernels.program_indexed(*args, index, targets, *tail)
             n_checked = n_healthy_before
         else:
             if self._diff_buf.size < requested:
                 self._diff_buf = np.empty(requested, dtype=np.int64)
-            n_cand, n_checked, bad, increasing = _kernels.scan_request(
-                index, targets, self._stored, self._stuck, self.n_cells, self.levels, self._always, self._diff_buf)
+            n_cand, n_checked, bad, runs = _kernels.scan_request(
+                index, targets, self._stored, self._stuck, self.n_cells, self.levels, self._always, self._diff_buf,
+                self._run_starts)
             if bad >= 0:
                 if not 0 <= index[bad] < self.n_cells:
                     raise WriteRequestError(f"cell index must be in [0, {self.n_cells - 1}] (got {index[bad]})")
                 raise WriteRequestError(f"levels must be in [0, {self.levels - 1}] (got {targets[bad]})")
-            if increasing:  # no cell named twice: only the candidates need the write path
+            touched = before = None  # a cell named twice: what it held before is not one value per cell
+            if self._distinct(index, runs):  # no cell named twice: only the candidates need the write path
                 pick = self._diff_buf[:n_cand]
                 index, targets = index[pick], targets[pick]
+                touched, before = index, self._stored[index]
             n_written, n_blocked, n_failed, n_set, _ = _kernels.program_indexed(
                 *args, index, targets.astype(np.uint8, copy=False), *tail)
         self._n_stuck += n_failed
         written = self._written_buf[:n_written].copy()
         self.steps += 1
         self.version += 1
+        # every cell whose stored level, noise or write time this call may have changed is in ``touched``
+        # (written cells and stuck cells asked for another level), each once
+        self._last_change = None if touched is None else (self.version, touched, before)
         if n_failed and self.first_failure_step is None:
             self.first_failure_step = self.steps
         if n_written:
             if self._offsets.size:
                 sigma = self.profile.device.write_noise_sigma
-                self._offsets[written] = sigma * self._rng.standard_normal(n_written, dtype=np.float32)
+                if self._noise_buf.size < n_written:
+                    self._noise_buf = np.empty(max(n_written, 2 * self._noise_buf.size), dtype=np.float32)
+                draws = self._noise_buf[:n_written]
+                self._rng.standard_normal(dtype=np.float32, out=draws)  # the same stream as a fresh array
+                _kernels.scatter_scaled(self._offsets, written, draws, np.float32(sigma))
                 if n_failed and self._fail_mode:
                     # a cell that failed to the low/high state sits there exactly: its programming noise is gone
                     failed = written[self._stuck[written] == 1]
@@ -283,6 +297,19 @@ class NVMArray:
         self.ledger.add_write_groups(**groups)
         return ProgramResult(requested=requested, written=n_written, blocked=n_blocked, newly_failed=n_failed,
                              written_cells=written)
+
+    def _distinct(self, index: np.ndarray, runs: int) -> bool:
+        """Whether a request of ``runs`` increasing runs (starts in ``_run_starts``) names no cell twice: its
+        runs' index ranges do not overlap."""
+        if runs <= 1:
+            return True
+        if runs > self._run_starts.size:
+            return False
+        starts = self._run_starts[:runs]
+        ends = np.append(starts[1:], index.size) - 1
+        lo, hi = index[starts], index[ends]
+        order = np.argsort(lo)
+        return bool(np.all(lo[order][1:] > hi[order][:-1]))
 
     def _guard_counter_width(self, requested: int) -> None:
         # No cell can gain more writes than cells requested in total, nor more pulses than levels - 1 per write:
@@ -327,6 +354,16 @@ class NVMArray:
             raise WriteRequestError(f"cells and levels differ in length ({index.size} vs {targets.size})")
         return index.astype(np.int64, copy=False), targets
 
+    def changes_at(self, version: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """What the step to ``version`` changed, if it was one :meth:`program` call: ``(cells, levels before)``,
+        the cells it may have changed (every written cell among them, each once) and the levels they held
+        before; None when ``version`` was reached otherwise (drift, time passing, a request naming a cell twice)
+        or is not the latest. Caches of derived state use it to update only what changed."""
+        change = self._last_change
+        if change is None or change[0] != version or version != self.version:
+            return None
+        return change[1], change[2]
+
     # ------------------------------------------------------------------------------------------------- reads
     def read(self, cells: Any = None) -> np.ndarray:
         """Effective levels (float64) as the analog read-out sees them.
@@ -336,10 +373,16 @@ class NVMArray:
         the simulator: a read on the chip is counted by whoever performs it (e.g. the crossbar MVM).
         """
         dev = self.profile.device
+        if cells is not None:  # only the cells asked for: a few cells of a large memory cost a few cells
+            index = self._check_cells(cells)
+            out = np.empty(index.size, dtype=np.float64)
+            _kernels.effective_levels_at(index, self._stored, self._offsets, self._write_time, self.clock_s,
+                                         dev.drift_t0_s, dev.drift_nu, self.levels - 1, out)
+            return out.reshape(np.shape(cells))
         out = np.empty(self.n_cells, dtype=np.float64)
         _kernels.effective_levels(self._stored, self._offsets, self._write_time, self.clock_s, dev.drift_t0_s,
                                   dev.drift_nu, self.levels - 1, out)
-        return out if cells is None else out[self._check_cells(cells)]
+        return out
 
     def advance(self, seconds: float) -> None:
         """Let simulated wall-clock time pass (drift grows with the time since each cell was written)."""
@@ -360,6 +403,7 @@ class NVMArray:
             self._offsets = np.zeros(self.n_cells, dtype=np.float32)
         self._offsets += sigma * self._rng.standard_normal(self.n_cells, dtype=np.float32)
         self.version += 1
+        self._last_change = None
 
     def digital_drift(self, rate: float) -> int:
         """Digital drift: each healthy cell, with probability ``rate``, loses its level to another random level

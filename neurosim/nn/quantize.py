@@ -5,9 +5,12 @@ A quantised layer stores integer codes ``q`` and one float ``scale``; its effect
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ModelError
+from . import _kernels
 
 TWN_THRESHOLD = 0.7  # Li & Liu, "Ternary weight networks" (2016): delta = 0.7 * mean |W|
 
@@ -36,14 +39,16 @@ def ternarize_twn(weights: np.ndarray, threshold: float = TWN_THRESHOLD) -> tupl
     scale : float
         Mean of ``|w|`` over the non-zero positions (1.0 if every code is 0).
     """
-    w = np.asarray(weights, dtype=np.float64)
-    if not np.all(np.isfinite(w)):
+    w = np.asarray(weights)
+    if w.dtype not in (np.float32, np.float64):
+        w = w.astype(np.float64)
+    codes = np.empty(w.shape, dtype=np.int8)
+    # one kernel pass for mean |w| (numpy's pairwise sum, bit for bit), one for the codes and the scale
+    mean, scale = _kernels.ternarize(np.ascontiguousarray(w).reshape(-1), float(threshold), codes.reshape(-1))
+    # a non-finite weight makes the mean non-finite; so can (float64 input only) an overflowing sum: check then
+    if not math.isfinite(mean) and not np.all(np.isfinite(w)):
         raise ModelError("weights must be finite to ternarize (found NaN or inf)")
-    delta = threshold * np.mean(np.abs(w)) if w.size else 0.0
-    codes = np.where(w > delta, 1, np.where(w < -delta, -1, 0)).astype(np.int8)
-    nonzero = codes != 0
-    scale = float(np.mean(np.abs(w[nonzero]))) if nonzero.any() else 1.0
-    return codes, scale
+    return codes, float(scale)
 
 
 def quantize_symmetric(weights: np.ndarray, bits: int) -> tuple[np.ndarray, float]:

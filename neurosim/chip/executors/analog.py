@@ -35,7 +35,7 @@ import numpy as np
 from ...ledger import FLOAT_BYTES, Ledger
 from ...mapping.mapper import Mapping
 from ...nn.layers import activate
-from .. import _kernels
+from .. import _kernels, _parallel
 from ..accounting import stage_events
 from ..contract import Execution, LayerTrace
 from ..converters import LayerConverters, input_cycles, make_converters
@@ -70,6 +70,7 @@ class AnalogExecutor(Executor):
         self._read_noise = dev.read_noise_sigma
         self._rng = np.random.default_rng([seed, 0x5EAD])  # read noise: a stream of its own, apart from the memory
         self._reference: dict[int, float] = {}
+        self._buffers: dict[tuple, np.ndarray] = {}  # reused work arrays (see _scratch)
         self.drift_factors: dict[int, float] = {}  # layer -> measured drift (1: none); sums are divided by it
 
     def stages(self) -> dict[str, dict[str, int]]:
@@ -133,9 +134,11 @@ class AnalogExecutor(Executor):
 
     def _forward(self, held: HeldState, x: np.ndarray, observe: dict | None, traces: list[LayerTrace] | None,
                  tally: _Tally | None) -> np.ndarray:
-        for index, layer in enumerate(self.mapping.model.layers):
+        layers = self.mapping.model.layers
+        last_analog = max(i for i, layer in enumerate(layers) if layer.analog)
+        for index, layer in enumerate(layers):
             if layer.analog:
-                x = self._analog(held, index, layer, x, observe, traces, tally)
+                x = self._analog(held, index, layer, x, observe, traces, tally, keep=index >= last_analog)
             elif traces is not None:
                 out, pool_index = layer.forward_indexed(x)
                 traces.append(LayerTrace(layer=index, input_shape=x.shape, pool_index=pool_index))
@@ -144,22 +147,34 @@ class AnalogExecutor(Executor):
                 x = layer.forward(x)
         return x
 
-    def _dac(self, rows: np.ndarray, conv: LayerConverters) -> np.ndarray:
-        """Inputs as the DACs drive them: clipped and rounded to the input levels (or exact)."""
-        if conv.exact_dac:
-            return rows
-        xq = np.empty_like(rows)
-        _kernels.dac_quantize(np.ascontiguousarray(rows), conv.dac_lo, conv.dac_hi, float(conv.input_steps), xq)
-        return xq
+    def _scratch(self, key: tuple, shape: tuple[int, ...]) -> np.ndarray:
+        """A reused work array of ``shape`` (contents undefined). A forward pass that allocated its multi-MB
+        intermediates afresh each call paid for a fresh page on every first touch: ~5,400 minor page faults per
+        MNIST pass, which tripled its run time, depending on the allocator's history."""
+        size = math.prod(shape)
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.size < size:
+            buffer = self._buffers[key] = np.empty(size)
+        return buffer[:size].reshape(shape)
 
     def _analog(self, held: HeldState, index: int, layer, x: np.ndarray, observe: dict | None,
-                traces: list[LayerTrace] | None, tally: _Tally | None) -> np.ndarray:
+                traces: list[LayerTrace] | None, tally: _Tally | None, keep: bool) -> np.ndarray:
+        """One analog layer. ``keep``: the output leaves the pass (the last analog layer), so it is not a
+        reused work array; anything a trace keeps is not one either."""
         lt = self.mapping.tiling_of(index)
         conv = self.converters[index]
-        rows = layer.rows(x)
+        rows = np.ascontiguousarray(layer.rows(x))
+        n = rows.shape[0]
         calibrating = observe is not None
+        fresh = traces is not None or calibrating
         # a calibration pass of parallel inputs sees exact inputs; bit-serial ranges are those of the digits
-        xq = rows if calibrating and not conv.bit_serial else self._dac(rows, conv)
+        exact_inputs = conv.exact_dac or (calibrating and not conv.bit_serial)
+        xq = rows if exact_inputs else (np.empty_like(rows) if fresh else self._scratch(("xq", index), rows.shape))
+        # calibration keeps running maxima across row chunks: one chunk; otherwise one per core for large batches
+        ranges = [(0, n)] if calibrating else _parallel.chunks(n)
+        if not exact_inputs:
+            _parallel.run_chunks(lambda _, lo, hi: _kernels.dac_quantize(
+                rows[lo:hi], conv.dac_lo, conv.dac_hi, float(conv.input_steps), xq[lo:hi]), ranges)
         if conv.bit_serial:
             step = (conv.dac_hi - conv.dac_lo) / conv.input_steps
             index_of = np.rint((xq - conv.dac_lo) / step).astype(np.int64)
@@ -169,43 +184,34 @@ class AnalogExecutor(Executor):
         else:
             drives, weights_of_reads = [xq], [1.0]
         weights = held.slices(index)
-        acc = np.zeros((rows.shape[0], lt.fan_out))
-        base = float(lt.layout.base)
+        acc = np.zeros((n, lt.fan_out)) if fresh or keep else self._scratch(("acc", index), (n, lt.fan_out))
+        if not (fresh or keep):
+            acc.fill(0.0)
         seen = np.zeros((lt.row_blocks, lt.layout.slices, lt.fan_out)) if calibrating else None
         noise = self._read_noise if not calibrating else 0.0
-        cells_per_value = lt.layout.cells_per_slice + lt.layout.reference_columns
-        # one buffer for every tile's column outputs: a fresh multi-MB array per tile costs page faults that can
-        # double the pass's run time, depending on the allocator's history
-        partial_buffer = np.empty((rows.shape[0], lt.fan_out))
-        for drive, read_weight in zip(drives, weights_of_reads):
-            if tally is not None:
-                active = drive != 0
-                driven = active.sum(axis=0)  # per logical row: vectors that drive it
-                tally.dac += int(driven.sum()) * lt.col_blocks
-                tally.reads += driven.astype(np.int64) @ held.row_level_counts(index)
-            for rb in range(lt.row_blocks):
-                r = lt.row_range(rb)
-                dr = drive[:, r]
-                spread = noise * math.sqrt(cells_per_value) * np.sqrt(np.einsum("ij,ij->i", dr, dr)) if noise else None
-                for s, w in enumerate(weights):
-                    partial = np.matmul(dr, w[r], out=partial_buffer)
-                    if spread is not None:
-                        partial += spread[:, None] * self._rng.standard_normal(partial.shape)
-                    factor = read_weight * base ** s
-                    if seen is not None:
-                        if partial.size:
-                            np.maximum(seen[rb, s], np.abs(partial).max(axis=0), out=seen[rb, s])
-                        acc += factor * partial
-                    elif conv.exact_adc:
-                        acc += factor * partial
-                    else:
-                        _kernels.adc_accumulate(partial, acc, conv.adc_step[rb, s], float(conv.adc_qmin),
-                                                float(conv.adc_qmax), factor)
+        driven = np.zeros((len(ranges), len(drives), lt.fan_in), dtype=np.int64)  # vectors driving each row
+        blocks = [(c, rb, s) for c in range(len(drives)) for rb in range(lt.row_blocks) for s in range(len(weights))]
+        mvm = _TileReads(self, lt, conv, drives, weights_of_reads, weights, acc, seen, driven, noise)
+        if noise:
+            # read noise: drawn here, block by block in a single thread's order (same seed, same numbers, however
+            # many threads convert it); each block's conversions then run in parallel
+            draws = self._scratch(("noise", index), (n, lt.fan_out))
+            for block in blocks:
+                self._rng.standard_normal(out=draws)
+                _parallel.run_chunks(lambda i, lo, hi, block=block: mvm.run(i, lo, hi, [block], draws), ranges)
+        else:
+            _parallel.run_chunks(lambda i, lo, hi: mvm.run(i, lo, hi, blocks, None), ranges)
+        if tally is not None and n:
+            per_row = driven.sum(axis=0)  # (cycles, fan_in)
+            tally.dac += int(per_row.sum()) * lt.col_blocks
+            counts = held.row_level_counts(index)
+            for c in range(len(drives)):
+                tally.reads += per_row[c] @ counts
         if conv.bit_serial:
             # the digits encode (x - lo) / step: scale back and add the range's offset digitally (lo x column sum)
             acc *= (conv.dac_hi - conv.dac_lo) / conv.input_steps
             if conv.dac_lo:
-                acc += conv.dac_lo * self._column_sums(weights, base)
+                acc += conv.dac_lo * self._column_sums(weights, base=float(lt.layout.base))
         if lt.layout.offset:
             acc -= lt.layout.offset * xq.sum(axis=1, keepdims=True)
         drift = self.drift_factors.get(index, 1.0)
@@ -213,12 +219,20 @@ class AnalogExecutor(Executor):
             acc /= drift
         if observe is not None:
             observe[index] = [float(rows.max()) if rows.size else 0.0, seen]
-        pre = acc * held.scale(index) + held.bias(index)
+        if fresh:
+            pre = acc * held.scale(index) + held.bias(index)
+        else:  # the same two roundings, in place
+            acc *= held.scale(index)
+            acc += held.bias(index)
+            pre = acc
         correction = held.correction(index)
         if correction is not None:
             left, right = correction
             pre += (xq @ left) @ right
-        out = activate(pre, layer.activation)
+        if fresh or layer.activation != "relu":
+            out = activate(pre, layer.activation)
+        else:
+            out = np.maximum(pre, 0.0, out=pre)
         if traces is not None:
             traces.append(LayerTrace(layer=index, input_shape=x.shape, mvm_inputs=xq, pre_activation=pre,
                                      relu_mask=pre > 0 if layer.activation == "relu" else None))
@@ -253,6 +267,59 @@ class AnalogExecutor(Executor):
             events.add(neuron_updates=vectors * size, aux_bytes_read=FLOAT_BYTES * size)
             events.add_steps(neuron=vectors * left.shape[1])
         return events
+
+
+class _TileReads:
+    """The crossbar reads of one analog layer for a range of rows: per (input cycle, row block, slice) an MVM on
+    the tile's effective values, a read-noise fluctuation where the profile has one, ADC conversion and digital
+    shift-add into ``acc``; and, per cycle, the vectors that drive each row (the data-dependent events).
+
+    Runs on row chunks in parallel (:mod:`neurosim.chip._parallel`): each chunk writes only its rows of ``acc``
+    and its own row of ``driven``, and has its own work arrays."""
+
+    def __init__(self, executor: AnalogExecutor, lt, conv: LayerConverters, drives: list[np.ndarray],
+                 weights_of_reads: list[float], weights: list[np.ndarray], acc: np.ndarray, seen: np.ndarray | None,
+                 driven: np.ndarray, noise: float):
+        self.executor, self.lt, self.conv = executor, lt, conv
+        self.drives, self.weights_of_reads, self.weights = drives, weights_of_reads, weights
+        self.acc, self.seen, self.driven = acc, seen, driven
+        self.spread_scale = noise * math.sqrt(lt.layout.cells_per_slice + lt.layout.reference_columns)
+        self.base = float(lt.layout.base)
+
+    def run(self, chunk: int, lo: int, hi: int, blocks: list[tuple[int, int, int]], draws: np.ndarray | None
+            ) -> None:
+        lt, conv = self.lt, self.conv
+        acc = self.acc[lo:hi]
+        partial = self.executor._scratch(("partial", chunk), (hi - lo, lt.fan_out))
+        for c, rb, s in blocks:
+            drive = self.drives[c][lo:hi]
+            if rb == 0 and s == 0:
+                _kernels.count_driven(drive, self.driven[chunk, c])
+            r = lt.row_range(rb)
+            dr = drive[:, r]
+            np.matmul(dr, self.weights[s][r], out=partial)
+            factor = self.weights_of_reads[c] * self.base ** s
+            if draws is not None:
+                spread = self.spread_scale * np.sqrt(np.einsum("ij,ij->i", dr, dr))
+                noise = draws[lo:hi]
+                if conv.exact_adc:
+                    noise *= spread[:, None]
+                    partial += noise
+                else:  # noise, conversion and shift-add in one pass
+                    _kernels.adc_accumulate_noisy(partial, noise, spread, acc, conv.adc_step[rb, s],
+                                                  float(conv.adc_qmin), float(conv.adc_qmax), factor)
+                    continue
+            if self.seen is not None:
+                if partial.size:
+                    np.maximum(self.seen[rb, s], np.abs(partial).max(axis=0), out=self.seen[rb, s])
+                acc += factor * partial
+            elif conv.exact_adc:
+                if factor != 1.0:
+                    partial *= factor
+                acc += partial
+            else:
+                _kernels.adc_accumulate(partial, acc, conv.adc_step[rb, s], float(conv.adc_qmin),
+                                        float(conv.adc_qmax), factor)
 
 
 __all__ = ["AnalogExecutor"]
