@@ -262,3 +262,93 @@ def test_scatter_scaled_and_effective_levels_at_match_twins():
         # a few cells read alone give the bits the whole-memory read gives them (the held caches mix both)
         mem_kernels.effective_levels(stored, offsets, write_time, 9.0, 1.0, 0.05, 3, every)
         np.testing.assert_array_equal(got, every[cells])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("t", [1, 2, 50])
+def test_adam_kernel_equals_the_numpy_update_bit_for_bit(dtype, t):
+    from neurosim.training import _kernels as train_kernels
+    from neurosim.training import _twins as train_twins
+
+    rng = np.random.default_rng(t)
+    param = rng.standard_normal(3001).astype(dtype)
+    grad = rng.standard_normal(3001) * 10.0 ** rng.uniform(-6, 1, 3001)  # float64, as backprop gives it
+    m, v = (rng.standard_normal(3001) * 0.01).astype(dtype), (rng.random(3001) * 1e-4).astype(dtype)
+    f = np.dtype(dtype).type
+    scalars = (f(0.9), f(1 - 0.9), f(0.999), f(0.001), f(1 - 0.9 ** t), f(1 - 0.999 ** t), f(3e-3), f(1e-8))
+    # what sgd computed before the kernel, in numpy with Python floats
+    g, m0, v0 = grad.astype(dtype), m.copy(), v.copy()
+    m0 *= 0.9
+    m0 += (1 - 0.9) * g
+    v0 *= 0.999
+    v0 += 0.001 * g * g
+    want = (param - 3e-3 * (m0 / (1 - 0.9 ** t)) / (np.sqrt(v0 / (1 - 0.999 ** t)) + 1e-8)).astype(dtype)
+    got_p, got_m, got_v = param.copy(), m.copy(), v.copy()
+    train_kernels.adam_update(got_p, grad, got_m, got_v, *scalars)
+    twin_p, twin_m, twin_v = param.copy(), m.copy(), v.copy()
+    train_twins.adam_update_numpy(twin_p, grad, twin_m, twin_v, *scalars)
+    for got, twin, ref in ((got_p, twin_p, want), (got_m, twin_m, m0), (got_v, twin_v, v0)):
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(twin, ref)
+
+
+@st.composite
+def _repeat_scenarios(draw):
+    profile = draw(st.sampled_from(["rram_hfo2", "pcm", "isaac_like", "ideal", "sram"]))
+    endurance = draw(st.sampled_from([1, 2, 5, 10**6]))
+    fail = draw(st.sampled_from(["last", "low", "high"]))
+    policy = draw(st.sampled_from(["skip_unchanged", "always"]))
+    steps = draw(st.lists(st.tuples(st.sampled_from(["repeat", "repeat", "repeat", "other", "drift"]),
+                                    st.integers(0, 2**31), st.floats(0, 1)), min_size=1, max_size=8))
+    return profile, endurance, fail, policy, steps
+
+
+@PROPS
+@given(_repeat_scenarios())
+def test_repeated_requests_of_one_cells_object_count_like_fresh_requests(case):
+    """The memory's repeat path (same read-only cells object: only changed targets and stuck cells examined)
+    gives what the full scan of a fresh copy gives: results, state, ledger."""
+    profile, endurance, fail, policy, steps = case
+    p = neurosim.load_profile(profile).replace({"name": "t", "device.endurance_cycles": float(endurance),
+                                                "device.stuck_policy": fail, "write_policy.mode": policy})
+    n = 500
+    fast, slow = neurosim.NVMArray(n, p, seed=4), neurosim.NVMArray(n, p, seed=4)
+    rng0 = np.random.default_rng(0)
+    cells = np.sort(rng0.choice(n, 300, replace=False)).astype(np.int64)
+    cells = np.concatenate([cells[150:], cells[:150]])  # two sorted runs, as a request of two layers
+    cells.flags.writeable = False
+    targets = rng0.integers(0, p.device.levels, cells.size).astype(np.uint8)
+    for kind, seed, fraction in steps:
+        rng = np.random.default_rng(seed)
+        if kind == "repeat":
+            change = rng.random(cells.size) < fraction
+            targets = np.where(change, rng.integers(0, p.device.levels, cells.size), targets).astype(np.uint8)
+            a, b = fast.program(cells, targets), slow.program(cells.copy(), targets.copy())
+            assert (fast._repeat is not None) == (policy == "skip_unchanged")  # the path under test was taken
+        elif kind == "other":  # another request in between: the next repeat must not trust what it kept
+            other = rng.choice(n, 40, replace=False).astype(np.int64)
+            levels = rng.integers(0, p.device.levels, 40).astype(np.uint8)
+            a, b = fast.program(other, levels), slow.program(other.copy(), levels.copy())
+        else:
+            fast.digital_drift(0.1)
+            slow.digital_drift(0.1)
+            continue
+        assert (a.requested, a.written, a.blocked, a.newly_failed) == (b.requested, b.written, b.blocked,
+                                                                       b.newly_failed)
+        np.testing.assert_array_equal(a.written_cells, b.written_cells)
+        assert fast.state_digest() == slow.state_digest()
+        assert fast.ledger.to_dict() == slow.ledger.to_dict()
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int64, np.uint8])
+def test_update_changed_matches_twin(dtype):
+    rng = np.random.default_rng(2)
+    for fraction in (0.0, 0.01, 0.5, 1.0):
+        codes = rng.integers(0, 5, 1000).astype(dtype)
+        last = np.where(rng.random(1000) < fraction, codes.astype(np.int32) + 1, codes.astype(np.int32))
+        got_last, want_last = last.copy(), last.copy()
+        got, want = np.full(1000, -1, np.int64), np.full(1000, -1, np.int64)
+        n = _kernels.update_changed(codes, got_last, got)
+        assert n == _twins.update_changed_numpy(codes, want_last, want)
+        np.testing.assert_array_equal(got[:n], want[:n])
+        np.testing.assert_array_equal(got_last, want_last)

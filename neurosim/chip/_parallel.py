@@ -68,3 +68,4 @@ def run_chunks(work: Callable[[int, int, int], None], ranges: list[tuple[int, in
     finally:
         for future in futures:
             future.result()
+

@@ -20,3 +20,10 @@ def adc_accumulate_noisy_numpy(partial, noise, spread, acc, step, qmin, qmax, fa
 
 def count_driven_numpy(drive, out):
     out += (drive != 0).sum(axis=0)
+
+
+def update_changed_numpy(codes, last, out):
+    changed = np.flatnonzero(codes != last)
+    last[changed] = codes[changed]
+    out[: changed.size] = changed
+    return changed.size

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import WriteRequestError
 from ..mapping.tiling import LayerTiling
+from . import _kernels
 from .held import HeldState
 
 
@@ -21,9 +22,13 @@ class _WholeLayers:
     def __init__(self, tilings: list[LayerTiling]):
         self.cells = np.concatenate([lt.cell_index.reshape(-1)[np.argsort(lt.cell_index.reshape(-1), kind="stable")]
                                      for lt in tilings])
+        # read-only: the memory takes the same read-only cells object as a repeat of the same cells and checks
+        # only the targets that changed (NVMArray._remember_request)
+        self.cells.flags.writeable = False
         self.levels = np.zeros(self.cells.size, dtype=np.uint8)
         self.position: dict[int, np.ndarray] = {}  # layer -> (weights, cells per weight): where each cell sits
         self.codes: dict[int, np.ndarray | None] = {}  # layer -> codes the levels encode (None: nothing yet)
+        self.changed = np.empty(0, dtype=np.int64)  # work array: positions of changed codes
         offset = 0
         for lt in tilings:
             flat = lt.cell_index.reshape(-1)
@@ -104,10 +109,12 @@ class RequestEncoder:
             whole.codes[lt.layer] = last = codes.astype(np.int32)
             changed = None
         else:
-            changed = np.flatnonzero(codes != last)
-            if not changed.size:
+            if whole.changed.size < codes.size:
+                whole.changed = np.empty(codes.size, dtype=np.int64)
+            n = _kernels.update_changed(np.ascontiguousarray(codes), last, whole.changed)
+            if not n:
                 return
-            last[changed] = codes[changed]
+            changed = whole.changed[:n]
         new = last if changed is None else last[changed]
         lv = lt.encoding.encode(new, lt.max_code, self._levels).reshape(new.size, -1)
         position = whole.position[lt.layer]

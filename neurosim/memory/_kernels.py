@@ -121,7 +121,7 @@ def differing_cells(stored, targets, stored_words, target_words, out):
     return n
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def effective_levels(stored, offsets, write_time, now, t0, nu, top, out):
     """Read-out level of each cell: stored level + programming noise, clipped to the level range, then drifted."""
     has_noise = offsets.size > 0
@@ -139,7 +139,7 @@ def effective_levels(stored, offsets, write_time, now, t0, nu, top, out):
         out[c] = v
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def effective_levels_at(cells, stored, offsets, write_time, now, t0, nu, top, out):
     """:func:`effective_levels` of the cells ``cells`` only (into ``out``, one value per entry)."""
     has_noise = offsets.size > 0

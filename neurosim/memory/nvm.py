@@ -189,6 +189,7 @@ class NVMArray:
         self._noise_buf = np.empty(0, dtype=np.float32)
         self._diff_buf = np.empty(n, dtype=np.int64)
         self._run_starts = np.empty(64, dtype=np.int64)  # increasing runs of a request (one per layer, usually)
+        self._repeat: tuple | None = None  # (cells object, version, targets, stuck positions): _remember_request
         self.clock_s = 0.0
         self.steps = 0
         self.version = 0  # bumped by anything that changes what a read returns (caches key on it)
@@ -250,20 +251,31 @@ class NVMArray:
         else:
             if self._diff_buf.size < requested:
                 self._diff_buf = np.empty(requested, dtype=np.int64)
+            full_index, full_targets = index, targets
+            repeat = self._repeat_positions(cells, targets)
+            # a repeat of the last request's cells examines only the entries whose target changed and the stuck
+            # cells (see _remember_request); every other entry is a healthy cell already at its target
+            scan_index, scan_targets = (index, targets) if repeat is None else (index[repeat], targets[repeat])
             n_cand, n_checked, bad, runs = _kernels.scan_request(
-                index, targets, self._stored, self._stuck, self.n_cells, self.levels, self._always, self._diff_buf,
-                self._run_starts)
+                scan_index, scan_targets, self._stored, self._stuck, self.n_cells, self.levels, self._always,
+                self._diff_buf, self._run_starts)
             if bad >= 0:
-                if not 0 <= index[bad] < self.n_cells:
-                    raise WriteRequestError(f"cell index must be in [0, {self.n_cells - 1}] (got {index[bad]})")
-                raise WriteRequestError(f"levels must be in [0, {self.levels - 1}] (got {targets[bad]})")
-            touched = before = None  # a cell named twice: what it held before is not one value per cell
-            if self._distinct(index, runs):  # no cell named twice: only the candidates need the write path
-                pick = self._diff_buf[:n_cand]
-                index, targets = index[pick], targets[pick]
+                if not 0 <= scan_index[bad] < self.n_cells:
+                    raise WriteRequestError(f"cell index must be in [0, {self.n_cells - 1}] "
+                                            f"(got {scan_index[bad]})")
+                raise WriteRequestError(f"levels must be in [0, {self.levels - 1}] (got {scan_targets[bad]})")
+            touched = before = positions = None  # a cell named twice: what it held is not one value per cell
+            if repeat is not None:
+                n_checked += requested - repeat.size
+                positions = repeat[self._diff_buf[:n_cand]]
+            elif self._distinct(index, runs):  # no cell named twice: only the candidates need the write path
+                positions = self._diff_buf[:n_cand].copy()
+            if positions is not None:
+                index, targets = index[positions], targets[positions]
                 touched, before = index, self._stored[index]
             n_written, n_blocked, n_failed, n_set, _ = _kernels.program_indexed(
                 *args, index, targets.astype(np.uint8, copy=False), *tail)
+            self._remember_request(cells, full_index, full_targets, repeat, positions, n_failed)
         self._n_stuck += n_failed
         written = self._written_buf[:n_written].copy()
         self.steps += 1
@@ -297,6 +309,48 @@ class NVMArray:
         self.ledger.add_write_groups(**groups)
         return ProgramResult(requested=requested, written=n_written, blocked=n_blocked, newly_failed=n_failed,
                              written_cells=written)
+
+    # -------------------------------------------------------------------- repeated requests of the same cells
+    def _repeat_positions(self, cells: Any, targets: np.ndarray) -> np.ndarray | None:
+        """For a request naming the same cells as the last one, the entries that need examining: those whose
+        target differs from last time and those whose cell is stuck (sorted positions). None when the request is
+        not such a repeat: another cells object, anything changed the memory since, or targets not uint8."""
+        repeat = self._repeat
+        if (repeat is None or cells is not repeat[0] or self.version != repeat[1] or targets.dtype != np.uint8
+                or targets.size != repeat[2].size):
+            return None
+        last, stuck_positions = repeat[2], repeat[3]
+        n8 = (last.size // 8) * 8
+        n_diff = _kernels.differing_cells(last, targets, last[:n8].view(np.uint64),
+                                          np.ascontiguousarray(targets)[:n8].view(np.uint64), self._diff_buf)
+        changed = self._diff_buf[:n_diff]
+        return np.union1d(changed, stuck_positions) if stuck_positions.size else changed.copy()
+
+    def _remember_request(self, cells: Any, index: np.ndarray, targets: np.ndarray, repeat: np.ndarray | None,
+                          positions: np.ndarray | None, n_failed: int) -> None:
+        """Keep what a repeat of this request needs: its targets and which of its cells are stuck.
+
+        Only for a read-only int64 array that owns its data (the chip's request encoder hands the same one for
+        every whole-layer request of the same layers), naming no cell twice, under read-before-write: then,
+        until anything else changes the memory, every healthy cell of it holds its target (it was written to it
+        or held it already), so a repeat need only look at the targets that changed and at the stuck cells.
+        """
+        eligible = (isinstance(cells, np.ndarray) and cells.dtype == np.int64 and cells.ndim == 1
+                    and cells.flags.owndata and not cells.flags.writeable and not self._always
+                    and positions is not None and targets.dtype == np.uint8)
+        if not eligible:
+            self._repeat = None
+            return
+        if repeat is None:  # a first request: take its targets and stuck cells whole
+            last = np.array(targets, dtype=np.uint8)
+            stuck_positions = np.flatnonzero(self._stuck[index])
+        else:
+            last, stuck_positions = self._repeat[2], self._repeat[3]
+            last[repeat] = targets[repeat]
+            if n_failed:
+                failed = positions[self._stuck[index[positions]] == 1]
+                stuck_positions = np.union1d(stuck_positions, failed)
+        self._repeat = (cells, self.version + 1, last, stuck_positions)  # the version this call ends at
 
     def _distinct(self, index: np.ndarray, runs: int) -> bool:
         """Whether a request of ``runs`` increasing runs (starts in ``_run_starts``) names no cell twice: its
@@ -434,6 +488,11 @@ class NVMArray:
     def stuck(self) -> np.ndarray:
         """True where a cell is stuck (manufacture fault or worn out), read-only."""
         return _readonly(self._stuck.astype(bool))
+
+    @property
+    def cells_failed(self) -> int:
+        """Cells worn out so far (stuck by wear, not at manufacture): counted as they fail, no scan."""
+        return self._n_stuck - self._manufacture_faults
 
     @property
     def endurance(self) -> np.ndarray:

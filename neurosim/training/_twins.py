@@ -53,3 +53,12 @@ def coordinate_hidden_layer_numpy(x, a, z, lse, y, w, scale, w_out, scale_out, c
 def hidden_gradients_numpy(x, a, dz, w_out, scale_out, cand_i, cand_j, out):
     da = (dz @ w_out.T) * (a > 0) * scale_out
     out[:] = np.einsum("bk,bk->k", x[:, cand_i], da[:, cand_j])
+
+
+def adam_update_numpy(param, grad, m, v, b1, one_minus_b1, b2, one_minus_b2, c1, c2, lr, eps):
+    g = grad.astype(param.dtype)
+    m *= b1
+    m += one_minus_b1 * g
+    v *= b2
+    v += one_minus_b2 * g * g
+    param[...] = param - lr * (m / c1) / (np.sqrt(v / c2) + eps)

@@ -136,7 +136,12 @@ def _propagate(d: np.ndarray, w: np.ndarray, active: np.ndarray) -> np.ndarray:
 def _votes(x: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, int]:
     """``c = x.T @ d`` over the samples with some non-zero desired direction (int32), and how many there were."""
     rows = np.flatnonzero(np.any(d != 0, axis=1))
-    return x[rows].T.astype(np.int32) @ d[rows].astype(np.int32), int(rows.size)
+    # integer products summed in float64 through BLAS: exact (|x| <= 2**7, |d| <= 1, a sum of at most 2**26 such
+    # terms stays far below 2**53) and ~50x faster than numpy's integer matmul, which has no BLAS
+    if rows.size > 2 ** 26:
+        return x[rows].T.astype(np.int64) @ d[rows].astype(np.int64), int(rows.size)
+    votes = x[rows].T.astype(np.float64) @ d[rows].astype(np.float64)
+    return votes.astype(np.int32), int(rows.size)
 
 
 def _erroneous_counts(x: np.ndarray, d: np.ndarray, w: np.ndarray, top: int, binary: bool

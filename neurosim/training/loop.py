@@ -50,7 +50,7 @@ def train(chip: Chip, trainer: Trainer, data: Dataset, *, epochs: int, batch_siz
     session = TrainingSession(chip, trainer, x, y, seed=seed, batch_size=batch_size)
     n_eval = len(x) if eval_train_samples is None else min(eval_train_samples, len(x))
     steps_per_epoch = -(-len(x) // batch_size)
-    failed_before = chip.memory.summary().cells_failed
+    failed_before = 0  # cells worn out in this run (the session counts from its start)
     test = session.evaluate(data.x_test, data.y_test)
     session.record_epoch(0, session.evaluate(x[:n_eval], y[:n_eval]), test)
     for epoch in range(1, epochs + 1):

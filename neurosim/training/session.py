@@ -74,7 +74,7 @@ class TrainingSession:
         self._start_ledger = chip.ledger.copy()
         self._start_counts = chip.memory.write_counts.copy()
         # cells already dead (manufacture, or worn out by programming the model) are not this run's failures
-        self._failed_before = chip.memory.summary().cells_failed
+        self._failed_before = chip.memory.cells_failed
         self.state = trainer.init(self.view, x_init, y_init, seed)
         self.aux = trainer.aux_memory(self.view, batch_size)
         self.aux_off_chip = self._place_aux(chip, trainer.name)
@@ -155,7 +155,7 @@ class TrainingSession:
             test_loss=test[1], writes_total=writes,
             writes_max_cell=int((memory.write_counts - self._start_counts).max()),
             write_density=writes / (memory.n_cells * self.steps) if self.steps else 0.0,
-            cells_failed=memory.summary().cells_failed - self._failed_before, aux_memory_bytes=sum(self.aux.values()),
+            cells_failed=memory.cells_failed - self._failed_before, aux_memory_bytes=sum(self.aux.values()),
             wall_time_s=self.training_seconds() if epoch else 0.0, ledger=ledger.to_dict())
         self.epochs.append(record)
         return record

@@ -19,6 +19,7 @@ import numpy as np
 from ..ledger import FLOAT_BYTES
 from ..nn.grad_ops import softmax_cross_entropy
 from ..nn.quantize import max_code, quantize_symmetric
+from . import _kernels
 from .backprop import backward
 from .base import Batch, Trainer, TrainingView, WriteRequest, register
 from .params import one_of, real
@@ -76,17 +77,19 @@ class SGDTrainer(Trainer):
                          bias_v={i: np.zeros(view.model.layers[i].fan_out) for i in latent}, t=0)
 
     def _update(self, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray, t: int) -> np.ndarray:
+        """``param`` after one update (in place; Adam or momentum). ``grad`` is rounded to ``param``'s dtype."""
         if self.optimizer == "adam":
-            m *= self.momentum
-            m += (1 - self.momentum) * grad
-            v *= 0.999
-            v += 0.001 * grad * grad
-            m_hat = m / (1 - self.momentum ** t)
-            v_hat = v / (1 - 0.999 ** t)
-            return param - self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+            # one kernel pass; every constant in the parameters' dtype, as numpy casts a Python float: Adam with
+            # beta2 = 0.999, eps = 1e-8 and bias correction, bit for bit numpy's
+            f = param.dtype.type
+            _kernels.adam_update(param.reshape(-1), np.ascontiguousarray(grad).reshape(-1), m.reshape(-1),
+                                 v.reshape(-1), f(self.momentum), f(1 - self.momentum), f(0.999), f(0.001),
+                                 f(1 - self.momentum ** t), f(1 - 0.999 ** t), f(self.lr), f(1e-8))
+            return param
         m *= self.momentum
-        m += grad
-        return param - self.lr * m
+        m += grad.astype(param.dtype, copy=False)
+        param -= self.lr * m
+        return param
 
     def step(self, batch: Batch, state: _SGDState, view: TrainingView) -> tuple[WriteRequest, _SGDState]:
         logits, traces = view.trace(batch.x)
@@ -97,9 +100,8 @@ class SGDTrainer(Trainer):
         per_weight = self._buffers_per_weight() * FLOAT_BYTES
         for i, g in grads.items():
             layer = view.model.layers[i]
-            w = state.latent[i]
-            state.latent[i] = self._update(w, g["w"].reshape(w.shape).astype(np.float32), state.m[i], state.v[i],
-                                           state.t).astype(np.float32)
+            w = self._update(state.latent[i], g["w"].reshape(state.latent[i].shape), state.m[i], state.v[i],
+                             state.t)
             top = max_code(layer.weight_bits)
             if top == 1:
                 codes, scale = quantize_symmetric(state.latent[i], layer.weight_bits)
