@@ -352,3 +352,15 @@ def test_update_changed_matches_twin(dtype):
         assert n == _twins.update_changed_numpy(codes, want_last, want)
         np.testing.assert_array_equal(got[:n], want[:n])
         np.testing.assert_array_equal(got_last, want_last)
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+def test_prefetched_normals_hand_out_the_generators_own_sequence(ahead):
+    sizes = np.random.default_rng(0).integers(0, 3000, 60)
+    stream = _parallel.PrefetchedNormals(np.random.default_rng(7), block=1000)
+    stream._ahead = ahead
+    direct = np.random.default_rng(7)
+    for size in sizes:
+        out = np.empty((int(size), 1)) if size % 2 else np.empty(int(size))
+        stream.fill(out, ahead=bool(size % 3))
+        np.testing.assert_array_equal(out.reshape(-1), direct.standard_normal(int(size)))

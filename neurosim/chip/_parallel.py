@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
 
 MIN_ROWS_PER_CHUNK = 256  # below this a thread hand-off (~20-50 us) costs more than the chunk's work
 ROW_ALIGN = 64
@@ -69,3 +71,51 @@ def run_chunks(work: Callable[[int, int, int], None], ranges: list[tuple[int, in
         for future in futures:
             future.result()
 
+
+
+_background: ThreadPoolExecutor | None = None
+
+
+def _background_pool() -> ThreadPoolExecutor:
+    global _background
+    if _background is None:
+        _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="neurosim-prefetch")
+    return _background
+
+
+class PrefetchedNormals:
+    """Standard normal draws of one generator, handed out in the generator's own order, drawn ahead in blocks of
+    ``block`` values by a background thread while the caller works (numpy's generators release the GIL while
+    they fill an array). What a caller receives is exactly the sequence ``rng.standard_normal`` would give it,
+    call after call: only the time of drawing moves. Draws synchronously on a single core.
+
+    The generator must have no other user (its position runs ahead of what has been handed out).
+    """
+
+    def __init__(self, rng, block: int = 1 << 16):
+        self._rng = rng
+        self._block = block
+        self._head = np.empty(0)
+        self._pos = 0
+        self._pending: Future | None = None
+        self._ahead = thread_count() > 1
+
+    def _draw(self) -> np.ndarray:
+        values = np.empty(self._block)
+        self._rng.standard_normal(out=values)
+        return values
+
+    def fill(self, out: np.ndarray, ahead: bool = True) -> None:
+        """Fill the C-contiguous float64 array ``out`` with the next ``out.size`` draws; ``ahead=False`` when the
+        cores are busy with the caller's own chunks (a third thread would only slow them down)."""
+        flat = out.reshape(-1)
+        done = 0
+        while done < flat.size:
+            if self._pos == self._head.size:
+                self._head = self._pending.result() if self._pending is not None else self._draw()
+                self._pos = 0
+                self._pending = _background_pool().submit(self._draw) if self._ahead and ahead else None
+            take = min(flat.size - done, self._head.size - self._pos)
+            flat[done: done + take] = self._head[self._pos: self._pos + take]
+            done += take
+            self._pos += take

@@ -69,6 +69,8 @@ class AnalogExecutor(Executor):
         dev = mapping.profile.device
         self._read_noise = dev.read_noise_sigma
         self._rng = np.random.default_rng([seed, 0x5EAD])  # read noise: a stream of its own, apart from the memory
+        # drawn ahead on another core while the chip works (the same sequence; see PrefetchedNormals)
+        self._noise = _parallel.PrefetchedNormals(self._rng)
         self._reference: dict[int, float] = {}
         self._buffers: dict[tuple, np.ndarray] = {}  # reused work arrays (see _scratch)
         self.drift_factors: dict[int, float] = {}  # layer -> measured drift (1: none); sums are divided by it
@@ -199,7 +201,7 @@ class AnalogExecutor(Executor):
             # more than the overlap saved.)
             draws = self._scratch(("noise", index), (n, lt.fan_out))
             for block in blocks:
-                self._rng.standard_normal(out=draws)
+                self._noise.fill(draws, ahead=len(ranges) == 1)
                 _parallel.run_chunks(lambda i, lo, hi, block=block: mvm.run(i, lo, hi, [block], draws), ranges)
         else:
             _parallel.run_chunks(lambda i, lo, hi: mvm.run(i, lo, hi, blocks, None), ranges)
