@@ -73,8 +73,25 @@ def test_chip_designer_study_runs_and_every_knob_moves_its_figures(tmp_path):
 def test_bench_inference_runs_small():
     bench = _load(ROOT / "benchmarks" / "bench_inference.py")["main"]
     rows = bench(["--n", "100", "--repeats", "1", "--data", MNIST_SAMPLE])
-    assert [r[0] for r in rows][0] == "numpy float forward"
+    labels = [r[0] for r in rows]
+    assert labels[:2] == ["numpy 1 BLAS thread", "numpy 2 BLAS threads"]
+    assert {"chip ideal", "chip rram 4-bit ADC", "chip rram 4-bit ADC + read noise"} <= set(labels)
     assert all(r[1] > 0 for r in rows)
+
+
+def test_bench_training_and_scaling_run_small(capsys):
+    from neurosim.data import load_dataset
+
+    data = load_dataset("digits")
+    training = _load(ROOT / "benchmarks" / "bench_training.py")
+    times = training["bare_epochs"](data.x_train, data.y_train, [64, 16, 10], 2, True)
+    assert len(times) == 2 and all(t > 0 for t in times)
+    figures = training["chip_epochs"](data, "sgd", "64-16-10", "rram_hfo2", 2)
+    assert len(figures["epoch_s"]) == 2 and figures["batch"] == 64 and len(figures["after_2"]) == 2
+    scaling = _load(ROOT / "benchmarks" / "bench_scaling.py")
+    measured = scaling["measure"]("64-16-10", "rram_hfo2", "digits")
+    assert set(measured) == {"weights", "map_s", "forward_s", "sgd_epoch_s", "coordinate_epoch_s", "peak_mb"}
+    assert scaling["exponent"]([1, 2, 4], [3.0, 6.0, 12.0]) == pytest.approx(1.0)
 
 
 def test_bench_compare_runs_small(capsys):
