@@ -24,7 +24,9 @@ from typing import Any
 
 from ..errors import StudyError
 
-_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# one thread per worker: the workers already fill the cores (neurosim's own row-chunk threads included)
+_WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "NEUROSIM_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ def run_point(payload: dict[str, Any]) -> dict[str, Any]:
     """
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    # a worker is one of many filling the machine's cores (a Dask worker's environment is not ours to set):
+    # the chip's row chunks run on this thread (the numbers are the same on any number of threads)
+    os.environ.setdefault("NEUROSIM_NUM_THREADS", "1")
     try:
         profile = profile_from_dict(payload["profile"], source=f"point {payload.get('key', '?')[:12]}: profile")
         record = _run(payload["task"], profile)
