@@ -11,12 +11,17 @@ Run: ``python benchmarks/bench_bitflip.py [--epochs 30] [--model 784-256-10] [--
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import neurosim
 from neurosim.data import load_dataset
 from neurosim.nn.spec import model_from_spec
 from neurosim.training import make_trainer, train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Load, verdict
 
 TARGET = 0.88
 
@@ -37,6 +42,7 @@ def main(argv: list[str] | None = None):
     chip = neurosim.Chip(args.profile, model, seed=args.seed)
     batch = trainer.default_batch_size
     start = time.perf_counter()
+    load = Load()
     record = train(chip, trainer, data, epochs=args.epochs, batch_size=batch, seed=args.seed,
                    run_info={"model_spec": args.model, "command": "bench_bitflip"})
     total = time.perf_counter() - start
@@ -52,7 +58,7 @@ def main(argv: list[str] | None = None):
     best = max(e.test_accuracy for e in record.epochs)
     counts = record.ledger["counts"]
     print(f"\nfinal test accuracy {100 * final.test_accuracy:.2f} % (best {100 * best:.2f} %; target >= "
-          f"{100 * TARGET:.0f} %: {'met' if final.test_accuracy >= TARGET else 'NOT met'})")
+          f"{100 * TARGET:.0f} %: {verdict(final.test_accuracy >= TARGET)})")
     print(f"writes_total {final.writes_total:,}, writes_max_cell {final.writes_max_cell:,}, energy "
           f"{record.energy().total_energy_j:.3e} J "
           f"({', '.join(f'{k} {v:.2e}' for k, v in record.energy().energy_j.items())})")
@@ -60,6 +66,7 @@ def main(argv: list[str] | None = None):
           f"{counts['aux_bytes_read']:,} B, written {counts['aux_bytes_written']:,} B; neuron updates "
           f"{counts['neuron_updates']:,}")
     print(f"training wall time {final.wall_time_s:.1f} s (evaluations excluded), whole run {total:.1f} s")
+    print(load.describe())
     return record
 
 

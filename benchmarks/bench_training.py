@@ -216,6 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
         return results
 
     data = load_dataset(args.data)
+    load = Load()
     records = {}
     for name in args.trainers:
         batch, params = OVERRIDES.get(name, (None, {}))
@@ -240,18 +241,21 @@ def main(argv: list[str] | None = None) -> dict:
     if "sgd" in records and "coordinate" in records:
         sgd, coord = records["sgd"], records["coordinate"]
         t_sgd, t_coord = time_to(sgd, 0.90), time_to(coord, 0.90)
+        gap = 100 * (coord.final.test_accuracy - sgd.final.test_accuracy)
+        writes = coord.final.writes_total / max(sgd.final.writes_total, 1)
+        aux = coord.final.aux_memory_bytes / sgd.final.aux_memory_bytes
         print("\ntargets:")
-        print(f"  sgd test accuracy {100 * sgd.final.test_accuracy:.2f} % (target >= 93 %)")
-        print(f"  coordinate - sgd accuracy {100 * (coord.final.test_accuracy - sgd.final.test_accuracy):+.2f} "
-              f"points (target >= -1.5)")
-        print(f"  writes coordinate / sgd {coord.final.writes_total / max(sgd.final.writes_total, 1):.3f} "
-              f"(target < 1)")
-        print(f"  aux memory coordinate / sgd {coord.final.aux_memory_bytes / sgd.final.aux_memory_bytes:.3f} "
-              f"(target <= 0.125)")
+        print(f"  sgd test accuracy {100 * sgd.final.test_accuracy:.2f} % (target >= 93 %): "
+              f"{verdict(sgd.final.test_accuracy >= 0.93)}")
+        print(f"  coordinate - sgd accuracy {gap:+.2f} points (target >= -1.5): {verdict(gap >= -1.5)}")
+        print(f"  writes coordinate / sgd {writes:.3f} (target < 1): {verdict(writes < 1)}")
+        print(f"  aux memory coordinate / sgd {aux:.3f} (target <= 0.125): {verdict(aux <= 0.125)}")
         if t_sgd and t_coord:
-            print(f"  time to 90 %: coordinate / sgd {t_coord / t_sgd:.2f} (target <= 10)")
+            print(f"  time to 90 %: coordinate / sgd {t_coord / t_sgd:.2f} (target <= 10): "
+                  f"{verdict(t_coord / t_sgd <= 10)}")
         else:
-            print(f"  time to 90 %: sgd {t_sgd}, coordinate {t_coord} (one never reached 90 %)")
+            print(f"  time to 90 %: sgd {t_sgd}, coordinate {t_coord} (one never reached 90 %): FAIL")
+        print(load.describe())
     if args.plot:
         from neurosim.plots import pyplot
 
