@@ -255,7 +255,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         model = load_model(args.model)
     chip = Chip(profile, model, seed=args.seed)
-    batch = args.batch_size or trainer.default_batch_size
+    batch = args.batch_size or trainer.batch_size_for(len(data.x_train))
     if not args.quiet:
         print(f"training {model.name} on {chip.profile.name} with {trainer!r}, data {data.describe()}, "
               f"batch {batch}, {args.epochs} epochs, seed {args.seed}", file=sys.stderr)
@@ -508,6 +508,9 @@ def _cmd_trainers_show(args: argparse.Namespace) -> int:
     cls = trainer_class(args.name)
     print(f"{args.name}: {cls.summary} (default batch {cls.default_batch_size})")
     print("\n".join(_params_lines(args.name)))
+    if cls.adaptation_defaults:
+        values = ", ".join(f"{k} {v!r}" for k, v in cls.adaptation_defaults.items())
+        print(f"  online adaptation of a pre-trained model (--scenario) uses {values} unless set")
     return 0
 
 

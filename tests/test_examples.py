@@ -106,3 +106,12 @@ def test_bench_compare_runs_small(capsys):
         # written at most every 20 samples plus the final write: at most 4 writes a cell over 60 samples
         assert med["lowrank+apply"]["worst"] <= 4
     assert "worst-cell writes sgd / lowrank+apply" in out
+
+
+def test_bench_seeds_runs_small(capsys):
+    rows = _load(ROOT / "benchmarks" / "bench_seeds.py")["main"](["--quick", "--only", "lut", "bitflip",
+                                                                    "--data", MNIST_SAMPLE])
+    out = capsys.readouterr().out
+    assert [r[1] for r in rows] == ["bit-flip", "LUT"]
+    assert all(r[4] in ("holds", "partly", "does not hold", "weights only") for r in rows)
+    assert "| claim | paper | paper's figure | ours | verdict |" in out

@@ -499,3 +499,31 @@ def test_first_failure_step_is_a_training_step(digits, monkeypatch):
     record = train(chip, trainer, digits, epochs=3, batch_size=64, seed=0)
     assert failed_at, "some cell must wear out for this test to mean anything"
     assert record.lifetime["first_failure_step"] == failed_at[0]
+
+
+def test_adaptation_defaults_apply_only_to_what_the_user_left_unset():
+    from neurosim.training import TRAINERS, make_trainer
+
+    for name, cls in TRAINERS.items():
+        trainer = make_trainer(name)
+        adapted = trainer.for_adaptation()
+        for key, value in cls.adaptation_defaults.items():
+            assert key in cls.hyper_parameters, (name, key)
+            assert getattr(adapted, key) == value
+        if not cls.adaptation_defaults:
+            assert adapted is trainer
+    lowrank = make_trainer("lowrank", lr=0.2).for_adaptation()
+    assert lowrank.lr == 0.2  # set by the user: kept
+    assert make_trainer("nvm_sgd").for_adaptation().lr == 0.02
+
+
+def test_batch_size_for_small_training_sets():
+    from neurosim.training import TRAINERS
+
+    for cls in TRAINERS.values():
+        for n in (1, 50, 112, 1000, 10**6):
+            b = cls.batch_size_for(n)
+            assert isinstance(b, int) and b >= 1
+    coordinate = TRAINERS["coordinate"]
+    assert coordinate.batch_size_for(112) == 28 and coordinate.batch_size_for(8000) == 192
+    assert coordinate.batch_size_for(10) == 16

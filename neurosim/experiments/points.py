@@ -161,6 +161,7 @@ class _Resolver:
         self._profiles: dict[str, Profile] = {}
         self._models: dict[str, str] = {}
         self._shapes: dict[tuple, None] = {}
+        self._train_sizes: dict[str, int] = {}
 
     def _fail(self, assignment: dict[str, Any], seed: int, exc: Exception) -> StudyError:
         where = ", ".join(f"{k}={v}" for k, v in assignment.items()) or "the fixed settings"
@@ -219,6 +220,12 @@ class _Resolver:
             self._models[model] = model_identity(model)
         return self._models[model]
 
+    def _n_train(self, data: str) -> int:
+        """Training samples of data set ``data`` (loaded once)."""
+        if data not in self._train_sizes:
+            self._train_sizes[data] = len(load_dataset(data).x_train)
+        return self._train_sizes[data]
+
     def _check_shapes(self, fixed: dict[str, Any]) -> None:
         """The data must fit the model, and an online scenario's ranges the data (checked once per combination,
         before any work: otherwise every point would fail when it runs)."""
@@ -256,8 +263,15 @@ class _Resolver:
             task.update({k: fixed[k] for k in ("executor", "placement", "samples", "calibration")})
             return task
         given = dict(params.get(trainer, {}))
-        batch = given.pop("batch_size", None) or fixed["batch_size"] or trainer_class(trainer).default_batch_size
-        task.update({"trainer": trainer, "params": make_trainer(trainer, **given).get_params(), "batch_size": batch,
+        cls = trainer_class(trainer)
+        # offline training takes the trainer's default for the size of the training set; online adaptation its
+        # default_batch_size (a stream step)
+        default = cls.batch_size_for(self._n_train(fixed["data"])) if kind == "train" else cls.default_batch_size
+        batch = given.pop("batch_size", None) or fixed["batch_size"] or default
+        configured = make_trainer(trainer, **given)
+        if kind != "train":  # online adaptation: the trainer's fine-tuning defaults for what the spec leaves unset
+            configured = configured.for_adaptation()
+        task.update({"trainer": trainer, "params": configured.get_params(), "batch_size": batch,
                      "weight_bits": fixed["weight_bits"]})
         if kind == "train":
             task["epochs"] = fixed["epochs"]

@@ -112,6 +112,12 @@ class Trainer(ABC):
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     default_batch_size: ClassVar[int] = 64  # mini-batch size the trainer is tuned for (the loop's default)
+
+    @classmethod
+    def batch_size_for(cls, n_train: int) -> int:
+        """Default mini-batch size for offline training on ``n_train`` samples (``default_batch_size`` unless a
+        trainer needs several steps an epoch on small data sets)."""
+        return cls.default_batch_size
     hyper_parameters: ClassVar[dict[str, HyperParameter]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -122,10 +128,23 @@ class Trainer(ABC):
             head, _, rest = inspect.cleandoc(cls.__doc__).partition("\n\n")
             cls.__doc__ = head + "\n\n" + section + ("\n\n" + rest if rest else "")
 
+    #: Defaults that replace ``hyper_parameters``' own when a pre-trained model adapts online (fine-tuning wants
+    #: smaller steps than training from scratch); used by :meth:`for_adaptation` for what the user did not set.
+    adaptation_defaults: ClassVar[dict[str, Any]] = {}
+
     def __init__(self, **params: Any):
         for key, value in check_params(self.name, self.hyper_parameters, params).items():
             setattr(self, key, value)
+        self._given = frozenset(params)
         self.setup()
+
+    def for_adaptation(self) -> Trainer:
+        """This trainer with :attr:`adaptation_defaults` for every hyper-parameter the user did not set (itself
+        when there are none)."""
+        missing = {k: v for k, v in self.adaptation_defaults.items() if k not in self._given}
+        if not missing:
+            return self
+        return type(self)(**missing, **{k: getattr(self, k) for k in self._given})
 
     def setup(self) -> None:  # noqa: B027 (an optional hook)
         """Derive state from the hyper-parameters (called once by the constructor). Default: nothing."""

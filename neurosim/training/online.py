@@ -35,6 +35,7 @@ def adapt(chip: Chip, trainer: Trainer, online: OnlineData, *, batch_size: int |
     calibration_samples : int
         Pre-training samples used once to calibrate the executor's periphery before the stream starts (0: none).
     """
+    trainer = trainer.for_adaptation()  # fine-tuning defaults for what the caller did not set
     batch_size = check_count("batch_size", batch_size or trainer.default_batch_size)
     check_count("evaluations", evaluations)
     x, y = online.x_stream, online.y_stream
