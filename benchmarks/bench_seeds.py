@@ -188,18 +188,24 @@ def claim_lowrank(args) -> list[tuple]:
                               data=args.data, model="784-64-10")
     n = 10_000
     runs = {label: [compare["run_one"](label, 8, s, opts, {}, n) for s in args.lowrank_seeds]
-            for label in ("sgd", "lowrank", "lowrank+apply")}
+            for label in ("sgd", "nvm_sgd", "lowrank", "lowrank+apply")}
     worst = {k: _med([r["worst"] for r in v]) for k, v in runs.items()}
     after = {k: [r["after"] for r in v] for k, v in runs.items()}
-    ratio = worst["sgd"] / max(worst["lowrank"], 1)
-    gap = 100 * (_med(after["lowrank"]) - _med(after["sgd"]))
-    extra = worst["sgd"] / max(worst["lowrank+apply"], 1)
-    gap2 = 100 * (_med(after["lowrank+apply"]) - _med(after["sgd"]))
-    verdict = "holds" if ratio >= 500 and gap >= 0 else "partly" if ratio >= 10 else "does not hold"
+
+    def versus(low: str, base: str) -> tuple[float, float]:
+        return worst[base] / max(worst[low], 1), 100 * (_med(after[low]) - _med(after[base]))
+
+    paper_nvm, paper_sgd, ours_sgd = versus("lowrank", "nvm_sgd"), versus("lowrank", "sgd"), versus(
+        "lowrank+apply", "sgd")
+    # the paper's baseline writes quantised per-sample updates with no latent weights: our nvm_sgd; its ~1000x
+    # came mostly from counting SGD's convolution writes once per output pixel, which an MLP has none of
+    verdict = ("holds" if paper_nvm[0] >= 500 and paper_nvm[1] >= 0
+               else "partly" if paper_nvm[0] >= 100 or paper_sgd[0] >= 100 else "does not hold")
     return [("~1000x fewer worst-case writes than SGD, better accuracy", "low-rank", "~1000x, better",
-             f"paper's setting (rank 4, B = 100): {ratio:.1f}x fewer, {gap:+.2f} points "
-             f"({_span(after['lowrank'])} % vs sgd {_span(after['sgd'])} %); apply_pending (rank 32): {extra:.0f}x, "
-             f"{gap2:+.2f} points", verdict)]
+             f"paper's setting (rank 4, B = 100) vs nvm_sgd (the paper's kind of SGD): {paper_nvm[0]:.0f}x fewer, "
+             f"{paper_nvm[1]:+.2f} points; vs sgd with latent weights: {paper_sgd[0]:.1f}x, {paper_sgd[1]:+.2f} "
+             f"points ({_span(after['lowrank'])} % vs {_span(after['sgd'])} %); apply_pending (rank 32) vs sgd: "
+             f"{ours_sgd[0]:.0f}x, {ours_sgd[1]:+.2f} points", verdict)]
 
 
 def claim_lut(args) -> list[tuple]:

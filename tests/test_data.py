@@ -473,3 +473,21 @@ def test_huge_claimed_idx_dimensions_are_refused_without_allocating(tmp_path):
     path.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">3I", 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1) + b"\0" * 16)
     with pytest.raises(DataError, match=r"truncated IDX data: shape \(4294967295, 4294967295, 4294967295\)"):
         read_idx(path)
+
+
+def test_validation_split_carves_from_training_data_only():
+    from neurosim.data import validation_split
+
+    data = load_dataset("iris")
+    split = validation_split(data, 0.25, seed=3)
+    assert len(split.x_train) + len(split.x_test) == len(data.x_train)
+    assert len(split.x_test) == round(0.25 * len(data.x_train))
+    both = np.concatenate([split.x_train, split.x_test])
+    train_rows = {r.tobytes() for r in data.x_train}
+    assert all(r.tobytes() in train_rows for r in both)  # nothing of the test part
+    again = validation_split(data, 0.25, seed=3)
+    np.testing.assert_array_equal(again.x_test, split.x_test)
+    assert not np.array_equal(validation_split(data, 0.25, seed=4).y_test, split.y_test) or len(split.y_test) < 3
+    for bad in (0, 1, 1.5, -0.1, True, "0.2"):
+        with pytest.raises(DataError, match="validation fraction"):
+            validation_split(data, bad)

@@ -115,3 +115,20 @@ def test_bench_seeds_runs_small(capsys):
     assert [r[1] for r in rows] == ["bit-flip", "LUT"]
     assert all(r[4] in ("holds", "partly", "does not hold", "weights only") for r in rows)
     assert "| claim | paper | paper's figure | ours | verdict |" in out
+
+
+def test_tune_defaults_scores_on_validation_images_only(monkeypatch):
+    tune = _load(ROOT / "benchmarks" / "tune_defaults.py")
+    seen = []
+    real = tune["validation_split"]
+
+    def spy(data, fraction, seed):
+        split = real(data, fraction, seed)
+        seen.append((len(data.x_test), split))
+        return split
+
+    tune["offline"].__globals__["validation_split"] = spy
+    accs = tune["offline"]("iris", "4-16-3", {"bias_lr": 0.1, "explore": True}, "rule", 2, [0])
+    assert len(accs) == 1 and 0 <= accs[0] <= 1
+    (n_test, split), = seen
+    assert len(split.x_test) + len(split.x_train) == 112  # iris's training part, its 38 test images left out

@@ -72,8 +72,10 @@ def digits():
 def _profile(name: str):
     profile = neurosim.load_profile(name)
     if name == "rram_hfo2":
-        # no cell may wear out during a test: a worn-out cell's level no longer follows its requests
-        profile = profile.replace({"device.endurance_cycles": 1e12})
+        # no cell may wear out during a test: a worn-out cell's level no longer follows its requests; and enough
+        # cells stuck from manufacture that every trainer's requests meet some (blocked: no write, no change)
+        profile = profile.replace({"device.endurance_cycles": 1e12, "device.stuck_at_low_rate": 0.02,
+                                   "device.stuck_at_high_rate": 0.02})
     return profile
 
 

@@ -89,6 +89,28 @@ class Dataset:
                 f"input {self.input_shape}, {self.n_classes} classes")
 
 
+def validation_split(data: Dataset, fraction: float = 0.25, seed: int = 0) -> Dataset:
+    """A data set for choosing hyper-parameters: a random ``fraction`` of ``data``'s *training* part becomes its test
+    part (the validation images), the rest its training part; ``data``'s own test part is left out entirely.
+
+    Raises
+    ------
+    DataError
+        For a fraction outside (0, 1) or a training part too small to split.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise DataError(f"validation fraction must be a number in (0, 1) (got {fraction!r})")
+    n = len(data.x_train)
+    k = int(round(fraction * n))
+    if k < 1 or k >= n:
+        raise DataError(f"data set {data.name!r}: {n} training samples cannot be split {fraction:g} for validation")
+    order = np.random.default_rng([seed, 0x7A1]).permutation(n)
+    keep, held = np.sort(order[k:]), np.sort(order[:k])
+    return Dataset(name=f"{data.name}[validation {fraction:g}, seed {seed}]", x_train=data.x_train[keep],
+                   y_train=data.y_train[keep], x_test=data.x_train[held], y_test=data.y_train[held],
+                   input_shape=data.input_shape, n_classes=data.n_classes)
+
+
 def _frozen(array, dtype) -> np.ndarray:
     # A read-only *view*: the flag does not reach the caller's own array if none had to be copied.
     out = np.ascontiguousarray(array, dtype=dtype).view()

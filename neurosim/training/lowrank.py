@@ -253,8 +253,8 @@ class LowRankTrainer(Trainer):
     Notes
     -----
     Defaults (``accumulate=10`` rather than the paper's 100 for dense layers, because ternary updates must reach half
-    a level) and the ``apply_pending`` settings of the 8-bit online-adaptation study were measured by
-    ``benchmarks/bench_compare.py``; README's "Few writes" section reports them.
+    a level) and the ``apply_pending`` settings of the 8-bit online-adaptation study were chosen on the validation
+    setting of ``benchmarks/bench_compare.py`` (see its CONFIGS); README's "Few writes" section reports them.
     """
 
     name = "lowrank"
