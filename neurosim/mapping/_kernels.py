@@ -39,11 +39,11 @@ def improve_by_swaps(pos, nbr_ptr, nbr, flits, spots, core_spot, occupant, max_p
 
     Notes
     -----
-    Exactly the decisions of the original search (``_twins.improve_by_swaps_python``): the first spot of largest
-    strictly positive gain wins. Gains are integers (flits x hops), so integer arithmetic is exact in any order and
-    ``gain > best`` equals the original's ``gain > best + 1e-9``. The original's gain of a swap also counts the
-    flits between the two swapped cores times their distance, which a swap does not change, so it can take a swap
-    that does not lower the total: kept, because the placements users and pinned results see come from it.
+    Exactly the decisions of ``_twins.improve_by_swaps_python``: the first spot of largest strictly positive gain
+    wins. Gains are integers (flits x hops), so integer arithmetic is exact in any order and ``gain > best`` equals
+    the twin's ``gain > best + 1e-9``. A gain is the exact change of total flit-hops: the flits between the two
+    swapped cores keep their distance and count for nothing (an earlier search counted them as saved, and could
+    take a swap that raised the total), so every accepted move lowers the total.
 
     Speed: the cost of core ``c`` at spot ``s`` splits into a row part and a column part, each computed once per row
     / column the spots span (O(degree x (rows + cols)) instead of O(degree x spots)); the occupant's part needs its
@@ -60,6 +60,7 @@ def improve_by_swaps(pos, nbr_ptr, nbr, flits, spots, core_spot, occupant, max_p
     for i in range(total.size):
         for k in range(nbr_ptr[i], nbr_ptr[i + 1]):
             total[i] += flits[k]
+    link = np.zeros(nbr_ptr.size - 1, dtype=np.int64)  # flits between the core being moved and every node
     passes = 0
     for _ in range(max_passes):
         passes += 1
@@ -74,6 +75,7 @@ def improve_by_swaps(pos, nbr_ptr, nbr, flits, spots, core_spot, occupant, max_p
             for k in range(lo, hi):
                 m = nbr[k]
                 base += flits[k] * (abs(hr - pos[m, 0]) + abs(hc - pos[m, 1]))
+                link[m] += flits[k]
             # c's cost at a spot: the occupant's own term is 0 there (it sits on the spot), so excluding it, as the
             # original does, changes nothing
             for i in range(row_cost.size):
@@ -96,6 +98,8 @@ def improve_by_swaps(pos, nbr_ptr, nbr, flits, spots, core_spot, occupant, max_p
                 if o >= 0:  # the occupant moves to c's spot: its change, without its flits to c
                     sr = spots[s, 0]
                     sc = spots[s, 1]
+                    # base holds c's flits to o at distance |here - spot|; swapped, they are still that far apart
+                    gain -= link[o] * (abs(sr - hr) + abs(sc - hc))
                     # each of its flits gains at most the distance moved: skip a spot that cannot beat the best
                     if gain + total[o] * (abs(sr - hr) + abs(sc - hc)) <= best_gain:
                         continue
@@ -109,6 +113,8 @@ def improve_by_swaps(pos, nbr_ptr, nbr, flits, spots, core_spot, occupant, max_p
                 if gain > best_gain:
                     best_gain = gain
                     best = s
+            for k in range(lo, hi):
+                link[nbr[k]] = 0
             if best >= 0:
                 o = occupant[best]
                 occupant[hs] = o

@@ -1,6 +1,6 @@
 """Slow pure-Python twins of the placement kernels in ``_kernels.py`` (private; the tests compare them).
 
-The twin is the original local search, line for line, on the kernel's array inputs.
+The twin is the local search written plainly, on the kernel's array inputs.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ def improve_by_swaps_python(pos: np.ndarray, nbr_ptr: np.ndarray, nbr: np.ndarra
         improved = False
         for core in range(n_cores):
             here = (int(pos[core, 0]), int(pos[core, 1]))
-            base = cost_at(core, here)
             best_gain, best_spot = 0.0, None
             for s in range(len(spots)):
                 spot = (int(spots[s, 0]), int(spots[s, 1]))
                 if spot == here:
                     continue
                 other = int(occupant[s]) if occupant[s] >= 0 else None
-                gain = base - cost_at(core, spot, exclude=other)
+                # the two swapped cores' flits to each other keep their distance: left out on both sides
+                gain = cost_at(core, here, exclude=other) - cost_at(core, spot, exclude=other)
                 if other is not None:
                     gain += cost_at(other, spot, exclude=core) - cost_at(other, here, exclude=core)
                 if gain > best_gain + 1e-9:
