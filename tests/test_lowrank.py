@@ -348,7 +348,8 @@ def test_defaults_and_registry():
     trainer = make_trainer("lowrank")
     assert isinstance(trainer, LowRankTrainer)
     assert trainer.get_params() == {"rank": 4, "lr": 0.1, "accumulate": 10, "rho_min": 0.01, "kappa_th": 100.0,
-                                    "variant": "auto", "bias_lr": 0.003, "apply_pending": False}
+                                    "variant": "auto", "bias_lr": 0.003, "apply_pending": False,
+                                    "max_norm": False}
     assert trainer.unbiased
     assert not make_trainer("lowrank", apply_pending=True).unbiased
     assert make_trainer("lowrank", apply_pending=True, variant="unbiased").unbiased
@@ -491,3 +492,23 @@ def test_apply_pending_run_ends_in_the_memory_with_few_writes_per_cell(digits):
     assert 0 < record.final.writes_max_cell <= updates, record.final.writes_max_cell
     assert chip.corrections == {}
     assert record.final.test_accuracy > record.epochs[0].test_accuracy + 0.3
+
+
+def test_max_norm_moves_the_largest_weight_by_lr_sqrt_b_of_the_range():
+    """The reference code's 'SKS/Max-Norm' step: the held update's largest entry becomes lr x sqrt(samples) x the
+    layer's largest code, whatever the gradient's size (here 0.04 x sqrt(100) x 127 = 50.8 -> 51 levels)."""
+    trainer = make_trainer("lowrank", max_norm=True, lr=0.04, accumulate=100)
+    rng = np.random.default_rng(0)
+    st = _Layer(ql=np.linalg.qr(rng.standard_normal((5, 3)))[0], qr=np.linalg.qr(rng.standard_normal((7, 3)))[0],
+                c=np.array([3.0, 1.0]), rng=rng)
+    st.chunks = 1
+    for gain in (1.0, 1e-6):  # the size of the gradient does not matter (the first check sets the running mean)
+        st.c[:] = np.array([3.0, 1.0]) * gain
+        st.norm_sum, st.norm_count = 0.0, 0
+        step, _, _ = trainer._quantised_step(st, (7, 5), scale=0.01, top=127)
+        assert np.abs(step).max() == 51
+    data = load_dataset("digits")
+    chip = Chip("rram_hfo2", model_from_spec("64-16-10", data.input_shape, data.n_classes, seed=0), seed=0)
+    # ternary: the largest move is lr x sqrt(10) levels, so lr 0.5 moves weights (0.01 would round to nothing)
+    record = train(chip, make_trainer("lowrank", max_norm=True, lr=0.5), data, epochs=1, batch_size=10)
+    assert record.final.writes_total > 0 and "max_norm_statistics" in record.aux_memory

@@ -226,6 +226,8 @@ class _Layer:
     skipped: int = 0  # pairs skipped by the conditioning guard (statistics)
     updates: int = 0  # update requests made (statistics)
     deferred: int = 0  # checks that found the density below rho_min (statistics)
+    norm_sum: float = 0.0  # max_norm: sum and count of the held update's largest entries seen at update checks
+    norm_count: int = 0
 
     @property
     def rank(self) -> int:
@@ -286,6 +288,11 @@ class LowRankTrainer(Trainer):
                               "often it is written; pair it with a guard that does not trip (e.g. kappa_th=1e12), "
                               "since over a long accumulation c[0] grows with the folded samples while the guard "
                               "compares it with one pair's residuals"),
+        "max_norm": flag(False, "the reference code's headline variant (Gural et al., 'SKS/Max-Norm'): the held "
+                         "update is normalised by the larger of its largest entry and the running mean of that "
+                         "largest entry, and stepped by lr x sqrt(samples accumulated) in units of the layer's full "
+                         "weight range (max code x scale), so its largest move is about lr x sqrt(B) of the range "
+                         "whatever the gradient's size; off: lr x sqrt(B) x the mean per-sample gradient"),
     }
 
     @property
@@ -319,7 +326,9 @@ class LowRankTrainer(Trainer):
         for i, *_ in dims:
             layer = view.model.layers[i]
             io += int(np.prod(shapes[i])) + int(np.prod(layer.output_shape(shapes[i])))
+        extra = {"max_norm_statistics": len(dims) * (FLOAT_BYTES + COUNTER_BYTES)} if self.max_norm else {}
         return {
+            **extra,
             "lowrank_factors": sum((r + 1) * (n + m) for _, n, m, r in dims) * FLOAT_BYTES,
             "singular_values": sum(r for *_, r in dims) * FLOAT_BYTES,
             "svd_workspace": max(3 * (r + 1) ** 2 for *_, r in dims) * FLOAT_BYTES,
@@ -414,7 +423,7 @@ class LowRankTrainer(Trainer):
             layer = view.model.layers[i]
             if np.any(st.c):
                 old = view.codes(i)
-                step, bytes_read, work = self._quantised_step(st, old.shape, view.scale(i))
+                step, bytes_read, work = self._quantised_step(st, old.shape, view.scale(i), max_code(layer.weight_bits))
                 _request_changes(request, i, _stepped(old, step, layer.weight_bits), old)
                 view.count(neuron_updates=work, aux_bytes_read=bytes_read)
                 st.c[:] = 0.0
@@ -425,7 +434,7 @@ class LowRankTrainer(Trainer):
         """The B-sample update check of one layer: returns the codes after it, aux bytes read and digital ops."""
         st.samples = 0
         st.chunks += 1
-        step, *cost = self._quantised_step(st, codes.shape, scale)
+        step, *cost = self._quantised_step(st, codes.shape, scale, max_code(bits))
         if np.count_nonzero(step) <= self.rho_min * step.size:
             st.deferred += 1
             return codes, *cost
@@ -434,10 +443,19 @@ class LowRankTrainer(Trainer):
         st.updates += 1
         return _stepped(codes, step, bits), *cost
 
-    def _quantised_step(self, st: _Layer, shape: tuple[int, ...], scale: float) -> tuple[np.ndarray, int, int]:
+    def _quantised_step(self, st: _Layer, shape: tuple[int, ...], scale: float, top: int
+                        ) -> tuple[np.ndarray, int, int]:
         """The pending update in code units, rounded to levels (weight-gradient layout, reshaped to ``shape``),
         with the aux bytes read and digital ops of forming it."""
         n, m, r = st.ql.shape[0], st.qr.shape[0], st.rank
         grad = st.estimate().T  # (fan_in, fan_out): the weight-gradient layout
+        if self.max_norm and not self.apply_pending:
+            peak = float(np.abs(grad).max()) if grad.size else 0.0
+            st.norm_sum += peak
+            st.norm_count += 1
+            norm = max(peak, st.norm_sum / st.norm_count)
+            samples = max(st.chunks, 1) * self.accumulate
+            step = np.rint(grad * (self.lr * np.sqrt(samples) * top / norm)) if norm > 0 else np.zeros_like(grad)
+            return step.reshape(shape), (r * (n + m) + r + 2) * FLOAT_BYTES, n * m * (r + 1)
         step = np.rint(self._multiplier() * grad / scale).reshape(shape)
         return step, (r * (n + m) + r) * FLOAT_BYTES, n * m * r
