@@ -45,6 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Load
 
 PROFILE = "rram_hfo2"
+# the fp64 baseline's Adam step on the small sets, chosen on validation splits carved from their training sets (200
+# epochs, seeds 0-4; mean of the medians over iris, wine, breast_cancer: 96.5 % at 1e-2 and 3e-2, 91.2 % at 1e-3,
+# which left Iris at 78.6 %); MNIST keeps 1e-3 (125 steps an epoch)
+SMALL_FP64_LR = 1e-2
 
 
 def _med(values) -> float:
@@ -136,7 +140,7 @@ def claims_conntra(args) -> list[tuple]:
         iris = load_dataset("iris", seed=s)
         iris_coord.append(chip_run(iris, "4-16-3", "coordinate", args.small_epochs, s))
         iris_sgd.append(chip_run(iris, "4-16-3", "sgd", args.small_epochs, s))
-        iris_fp64.append(fp64_run(iris, [4, 16, 3], args.small_epochs, s))
+        iris_fp64.append(fp64_run(iris, [4, 16, 3], args.small_epochs, s, lr=SMALL_FP64_LR))
     # 1. memory
     ratio_mnist = [fp64_training_bytes(r) / ternary_training_bytes(r) for r in coord]
     ratio_iris = [fp64_training_bytes(r) / ternary_training_bytes(r) for r in iris_coord]
