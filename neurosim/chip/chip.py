@@ -72,6 +72,11 @@ class Chip:
         When the model does not fit the chip.
     ExecutorError
         For an unknown executor, or a model it cannot run.
+
+    Notes
+    -----
+    A chip is not thread-safe: its executor reuses work arrays between calls and splits large batches over the
+    cores itself (``NEUROSIM_NUM_THREADS``), so call one chip from one thread at a time (use one chip per thread).
     """
 
     def __init__(self, profile: Profile | str, model: Model | str, *, seed: int = 0, placement: str = "optimized",
