@@ -8,6 +8,8 @@ import statistics
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 
 def _cpu_times() -> tuple[int, int] | None:
     """(idle, total) jiffies of all CPUs from /proc/stat, or None off Linux."""
@@ -57,3 +59,64 @@ def spread(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+def _twn(w: np.ndarray) -> tuple[np.ndarray, np.floating]:
+    """Plain numpy TWN: what a careful numpy programmer writes (in the weights' dtype throughout)."""
+    magnitude = np.abs(w)
+    keep = magnitude > w.dtype.type(0.7) * magnitude.mean()
+    scale = magnitude[keep].mean() if keep.any() else w.dtype.type(1.0)
+    return np.sign(w) * keep, scale
+
+
+def bare_mlp(x: np.ndarray, y: np.ndarray, sizes: list[int], epochs: int, *, ternary: bool = False, seed: int = 0,
+             batch: int = 64, lr: float = 3e-3, dtype=np.float32) -> tuple[list[np.ndarray], list[float]]:
+    """A bare numpy MLP (ReLU, softmax cross-entropy, Adam), ternary straight-through or float, with no chip: the
+    baseline the benchmarks compare with. Returns its layers' effective weights and biases ``[w1, ..., b1, ...]``
+    and the wall time of each epoch."""
+    rng = np.random.default_rng(seed)
+    ws = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(dtype) for a, b in zip(sizes, sizes[1:])]
+    bs = [np.zeros(b, dtype) for b in sizes[1:]]
+    params = ws + bs
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    x = x.reshape(len(x), -1).astype(dtype)
+
+    def effective(w: np.ndarray) -> np.ndarray:
+        if not ternary:
+            return w
+        codes, scale = _twn(w)
+        return codes * scale
+
+    times, t = [], 0
+    for _ in range(epochs):
+        start = time.perf_counter()
+        order = rng.permutation(len(x))
+        for k in range(0, len(x), batch):
+            idx = order[k: k + batch]
+            h, acts, used = x[idx], [], []
+            for i, (w, b) in enumerate(zip(ws, bs)):
+                w = effective(w)
+                used.append(w)
+                acts.append(h)
+                h = h @ w + b
+                if i < len(ws) - 1:
+                    h = np.maximum(h, 0)
+            p = np.exp(h - h.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            p[np.arange(len(idx)), y[idx]] -= 1
+            dz = p / len(idx)
+            grads_w, grads_b = [None] * len(ws), [None] * len(ws)
+            for i in range(len(ws) - 1, -1, -1):
+                grads_w[i], grads_b[i] = acts[i].T @ dz, dz.sum(axis=0)
+                if i:
+                    dz = (dz @ used[i].T) * (acts[i] > 0)
+            t += 1
+            for j, (param, g) in enumerate(zip(params, grads_w + grads_b)):
+                m[j] *= 0.9
+                m[j] += 0.1 * g
+                v[j] *= 0.999
+                v[j] += 0.001 * g * g
+                param -= lr * (m[j] / (1 - 0.9 ** t)) / (np.sqrt(v[j] / (1 - 0.999 ** t)) + 1e-8)
+        times.append(time.perf_counter() - start)
+    return [effective(w) for w in ws] + bs, times

@@ -42,7 +42,7 @@ from neurosim.nn.spec import model_from_spec
 from neurosim.training import make_trainer, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load
+from _common import Load, bare_mlp
 
 PROFILE = "rram_hfo2"
 # the fp64 baseline's Adam step on the small sets, chosen on validation splits carved from their training sets (200
@@ -67,48 +67,17 @@ def chip_run(data, spec: str, trainer: str, epochs: int, seed: int) -> dict:
     tr = make_trainer(trainer)
     record = train(chip, tr, data, epochs=epochs, batch_size=tr.batch_size_for(len(data.x_train)), seed=seed,
                    eval_train_samples=1)
-    energy = record.energy()
     return {"acc": record.final.test_accuracy, "writes": record.final.writes_total,
-            "worst": record.final.writes_max_cell, "energy": energy.total_energy_j,
-            "digital": energy.total_energy_j - energy.energy_j.get("write", 0.0) - energy.energy_j.get(
-                "write_verify", 0.0), "aux": record.final.aux_memory_bytes, "weights": model.n_weights,
+            "worst": record.final.writes_max_cell, "energy": record.energy().total_energy_j,
+            "aux": record.final.aux_memory_bytes, "weights": model.n_weights,
             "activations": sum(layer.fan_out for layer in model.layers if layer.analog)}
 
 
 def fp64_run(data, sizes: list[int], epochs: int, seed: int, batch: int = 64, lr: float = 1e-3) -> float:
     """Test accuracy of an fp64 MLP (ReLU, softmax cross-entropy, Adam) trained on the host: the backprop
     baseline the papers compare with."""
-    rng = np.random.default_rng(seed)
-    ws = [rng.standard_normal((a, b)) * np.sqrt(2.0 / a) for a, b in zip(sizes, sizes[1:])]
-    bs = [np.zeros(b) for b in sizes[1:]]
-    params = ws + bs
-    m, v = [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
-    x, y = data.x_train.reshape(len(data.x_train), -1), data.y_train
-    t = 0
-    for _ in range(epochs):
-        order = rng.permutation(len(x))
-        for k in range(0, len(x), batch):
-            idx = order[k: k + batch]
-            h, acts = x[idx], []
-            for i, (w, b) in enumerate(zip(ws, bs)):
-                acts.append(h)
-                h = h @ w + b
-                if i < len(ws) - 1:
-                    h = np.maximum(h, 0)
-            p = np.exp(h - h.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            p[np.arange(len(idx)), y[idx]] -= 1
-            dz = p / len(idx)
-            grads = [None] * (2 * len(ws))
-            for i in range(len(ws) - 1, -1, -1):
-                grads[i], grads[len(ws) + i] = acts[i].T @ dz, dz.sum(axis=0)
-                if i:
-                    dz = (dz @ ws[i].T) * (acts[i] > 0)
-            t += 1
-            for j, (param, g) in enumerate(zip(params, grads)):
-                m[j] = 0.9 * m[j] + 0.1 * g
-                v[j] = 0.999 * v[j] + 0.001 * g * g
-                param -= lr * (m[j] / (1 - 0.9 ** t)) / (np.sqrt(v[j] / (1 - 0.999 ** t)) + 1e-8)
+    params, _ = bare_mlp(data.x_train, data.y_train, sizes, epochs, seed=seed, batch=batch, lr=lr, dtype=np.float64)
+    ws, bs = params[: len(sizes) - 1], params[len(sizes) - 1:]
     h = data.x_test.reshape(len(data.x_test), -1)
     for i, (w, b) in enumerate(zip(ws, bs)):
         h = h @ w + b

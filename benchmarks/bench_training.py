@@ -36,7 +36,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +47,7 @@ from neurosim.training import make_trainer, train
 from neurosim.training.progress import ProgressBar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load, spread, verdict
+from _common import Load, bare_mlp, spread, verdict
 
 # nvm_sgd's own default is per-sample (batch 1): 8,000 steps per epoch take ~9 minutes for 15 epochs here and
 # reach ~11 %; at batch 64 with lr 3 it runs in seconds (and is still the accuracy-poor, write-heavy baseline).
@@ -59,59 +58,11 @@ SGD_OVER_BARE_TARGET = 2.0
 BEFORE = {"test_accuracy": 0.879, "writes_total": 102_783}  # sgd, 2 epochs, seed 0, commit d5b93fc
 
 
-def _twn(w: np.ndarray) -> tuple[np.ndarray, np.float32]:
-    """Plain numpy TWN: what a careful numpy programmer writes (float32 throughout)."""
-    magnitude = np.abs(w)
-    keep = magnitude > np.float32(0.7) * magnitude.mean()
-    scale = magnitude[keep].mean() if keep.any() else np.float32(1.0)
-    return np.sign(w) * keep, scale
-
-
 def bare_epochs(x: np.ndarray, y: np.ndarray, sizes: list[int], epochs: int, ternary: bool, seed: int = 0,
                 batch: int = 64, lr: float = 3e-3) -> list[float]:
-    """Wall time of each of ``epochs`` epochs of a bare numpy MLP (ReLU, softmax cross-entropy, Adam), ternary
-    straight-through or float."""
-    rng = np.random.default_rng(seed)
-    ws = [(rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
-    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
-    params = ws + bs
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    x = x.reshape(len(x), -1).astype(np.float32)
-    times, t = [], 0
-    for _ in range(epochs):
-        start = time.perf_counter()
-        order = rng.permutation(len(x))
-        for k in range(0, len(x), batch):
-            idx = order[k: k + batch]
-            h, acts, used = x[idx], [], []
-            for i, (w, b) in enumerate(zip(ws, bs)):
-                if ternary:
-                    codes, scale = _twn(w)
-                    w = codes * scale
-                used.append(w)
-                acts.append(h)
-                h = h @ w + b
-                if i < len(ws) - 1:
-                    h = np.maximum(h, 0)
-            p = np.exp(h - h.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            p[np.arange(len(idx)), y[idx]] -= 1
-            dz = p / len(idx)
-            grads_w, grads_b = [None] * len(ws), [None] * len(ws)
-            for i in range(len(ws) - 1, -1, -1):
-                grads_w[i], grads_b[i] = acts[i].T @ dz, dz.sum(axis=0)
-                if i:
-                    dz = (dz @ used[i].T) * (acts[i] > 0)
-            t += 1
-            for j, (param, g) in enumerate(zip(params, grads_w + grads_b)):
-                m[j] *= 0.9
-                m[j] += 0.1 * g
-                v[j] *= 0.999
-                v[j] += 0.001 * g * g
-                param -= lr * (m[j] / (1 - 0.9 ** t)) / (np.sqrt(v[j] / (1 - 0.999 ** t)) + 1e-8)
-        times.append(time.perf_counter() - start)
-    return times
+    """Wall time of each of ``epochs`` epochs of a bare numpy float32 MLP (ReLU, softmax cross-entropy, Adam),
+    ternary straight-through or float."""
+    return bare_mlp(x, y, sizes, epochs, ternary=ternary, seed=seed, batch=batch, lr=lr)[1]
 
 
 def chip_epochs(data, trainer_name: str, spec: str, profile: str, epochs: int, seed: int = 0) -> dict:

@@ -20,24 +20,24 @@ class _WholeLayers:
     the chip."""
 
     def __init__(self, tilings: list[LayerTiling]):
-        self.cells = np.concatenate([lt.cell_index.reshape(-1)[np.argsort(lt.cell_index.reshape(-1), kind="stable")]
-                                     for lt in tilings])
-        # read-only: the memory takes the same read-only cells object as a repeat of the same cells and checks
-        # only the targets that changed (NVMArray._remember_request)
-        self.cells.flags.writeable = False
-        self.levels = np.zeros(self.cells.size, dtype=np.uint8)
         self.position: dict[int, np.ndarray] = {}  # layer -> (weights, cells per weight): where each cell sits
         self.codes: dict[int, np.ndarray | None] = {}  # layer -> codes the levels encode (None: nothing yet)
         self.changed = np.empty(0, dtype=np.int64)  # work array: positions of changed codes
-        offset = 0
+        parts, offset = [], 0
         for lt in tilings:
             flat = lt.cell_index.reshape(-1)
             order = np.argsort(flat, kind="stable")
+            parts.append(flat[order])
             where = np.empty(flat.size, dtype=np.int64)
             where[order] = np.arange(flat.size, dtype=np.int64) + offset
             self.position[lt.layer] = where.reshape(lt.fan_in * lt.fan_out, -1)
             self.codes[lt.layer] = None
             offset += flat.size
+        self.cells = np.concatenate(parts)
+        # read-only: the memory takes the same read-only cells object as a repeat of the same cells and checks
+        # only the targets that changed (NVMArray._remember_request)
+        self.cells.flags.writeable = False
+        self.levels = np.zeros(self.cells.size, dtype=np.uint8)
 
 
 class RequestEncoder:

@@ -161,7 +161,7 @@ class _Resolver:
         self._profiles: dict[str, Profile] = {}
         self._models: dict[str, str] = {}
         self._shapes: dict[tuple, None] = {}
-        self._train_sizes: dict[str, int] = {}
+        self._datasets: dict[str, object] = {}
 
     def _fail(self, assignment: dict[str, Any], seed: int, exc: Exception) -> StudyError:
         where = ", ".join(f"{k}={v}" for k, v in assignment.items()) or "the fixed settings"
@@ -220,11 +220,15 @@ class _Resolver:
             self._models[model] = model_identity(model)
         return self._models[model]
 
+    def _data(self, name: str):
+        """Data set ``name``, loaded once for the whole expansion (shape checks and batch defaults read it)."""
+        if name not in self._datasets:
+            self._datasets[name] = load_dataset(name)
+        return self._datasets[name]
+
     def _n_train(self, data: str) -> int:
-        """Training samples of data set ``data`` (loaded once)."""
-        if data not in self._train_sizes:
-            self._train_sizes[data] = len(load_dataset(data).x_train)
-        return self._train_sizes[data]
+        """Training samples of data set ``data``."""
+        return len(self._data(data).x_train)
 
     def _check_shapes(self, fixed: dict[str, Any]) -> None:
         """The data must fit the model, and an online scenario's ranges the data (checked once per combination,
@@ -235,7 +239,7 @@ class _Resolver:
         pair = (fixed["data"], fixed["model"], ranges)
         if pair in self._shapes:
             return
-        data = load_dataset(fixed["data"])
+        data = self._data(fixed["data"])
         if is_spec(fixed["model"]):
             model_from_spec(fixed["model"], data.input_shape, data.n_classes)  # raises naming the mismatch
         else:

@@ -121,41 +121,33 @@ def differing_cells(stored, targets, stored_words, target_words, out):
     return n
 
 
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _effective_level(c, stored, offsets, write_time, now, t0, nu, top):
+    """Read-out level of cell ``c`` (shared by the whole-memory and the few-cells read, so both give the same bits)."""
+    v = np.float64(stored[c])
+    if offsets.size > 0:
+        v += offsets[c]
+        if v < 0.0:
+            v = 0.0
+        elif v > top:
+            v = np.float64(top)
+    if write_time.size > 0:
+        v *= ((now - write_time[c] + t0) / t0) ** (-nu)
+    return v
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def effective_levels(stored, offsets, write_time, now, t0, nu, top, out):
     """Read-out level of each cell: stored level + programming noise, clipped to the level range, then drifted."""
-    has_noise = offsets.size > 0
-    has_drift = write_time.size > 0
     for c in range(stored.size):
-        v = np.float64(stored[c])
-        if has_noise:
-            v += offsets[c]
-            if v < 0.0:
-                v = 0.0
-            elif v > top:
-                v = np.float64(top)
-        if has_drift:
-            v *= ((now - write_time[c] + t0) / t0) ** (-nu)
-        out[c] = v
+        out[c] = _effective_level(c, stored, offsets, write_time, now, t0, nu, top)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def effective_levels_at(cells, stored, offsets, write_time, now, t0, nu, top, out):
     """:func:`effective_levels` of the cells ``cells`` only (into ``out``, one value per entry)."""
-    has_noise = offsets.size > 0
-    has_drift = write_time.size > 0
     for k in range(cells.size):
-        c = cells[k]
-        v = np.float64(stored[c])
-        if has_noise:
-            v += offsets[c]
-            if v < 0.0:
-                v = 0.0
-            elif v > top:
-                v = np.float64(top)
-        if has_drift:
-            v *= ((now - write_time[c] + t0) / t0) ** (-nu)
-        out[k] = v
+        out[k] = _effective_level(cells[k], stored, offsets, write_time, now, t0, nu, top)
 
 
 @nb.njit(cache=True, nogil=True)
