@@ -91,7 +91,10 @@ def run_one(label: str, bits: int, seed: int, args, overrides: dict, n: int) -> 
     spec = CompareSpec(trainers=[name], profile=_profile(bits), data=args.data, model=args.model, weight_bits=bits,
                        scenario=scenario, seed=seed, batch_sizes={name: batch}, params={name: params})
     t0 = time.perf_counter()
-    (record,) = run_compare(spec, out_dir=None, progress=False)
+    records = run_compare(spec, out_dir=None, progress=False)
+    if not records:  # Ctrl-C stopped the study before the run finished
+        raise KeyboardInterrupt
+    (record,) = records
     return {"before": record.epochs[0].test_accuracy, "after": record.final.test_accuracy,
             "writes": record.final.writes_total, "worst": record.final.writes_max_cell,
             "aux": record.final.aux_memory_bytes, "seconds": time.perf_counter() - t0}
@@ -166,3 +169,5 @@ if __name__ == "__main__":
         main()
     except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
         raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
+        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None

@@ -121,3 +121,5 @@ if __name__ == "__main__":
         main()
     except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
         raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
+        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None

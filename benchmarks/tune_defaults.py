@@ -56,7 +56,10 @@ def online(trainer: str, params: dict, seeds) -> list[float]:
                             stream=(4000, 7000), test=(7000, 8000), seed=seed)
         spec = CompareSpec(trainers=[trainer], profile="rram_hfo2", data="mnist", model="784-64-10", weight_bits=2,
                            scenario=scenario, seed=seed, params={trainer: params})
-        (record,) = run_compare(spec, out_dir=None, progress=False)
+        records = run_compare(spec, out_dir=None, progress=False)
+        if not records:  # Ctrl-C stopped the study before the run finished
+            raise KeyboardInterrupt
+        (record,) = records
         out.append(record.final.test_accuracy)
     return out
 
@@ -111,3 +114,5 @@ if __name__ == "__main__":
         main()
     except NeurosimError as exc:
         raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
+        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None

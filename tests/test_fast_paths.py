@@ -364,3 +364,12 @@ def test_prefetched_normals_hand_out_the_generators_own_sequence(ahead):
         out = np.empty((int(size), 1)) if size % 2 else np.empty(int(size))
         stream.fill(out, ahead=bool(size % 3))
         np.testing.assert_array_equal(out.reshape(-1), direct.standard_normal(int(size)))
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "2.5", "99999"])
+def test_a_bad_thread_count_is_a_named_error(monkeypatch, value):
+    from neurosim.errors import ExecutorError
+
+    monkeypatch.setenv("NEUROSIM_NUM_THREADS", value)
+    with pytest.raises(ExecutorError, match="NEUROSIM_NUM_THREADS.*" + repr(value).replace(".", r"\.")):
+        _parallel.thread_count()

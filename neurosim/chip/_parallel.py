@@ -16,6 +16,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
+from ..errors import ExecutorError
+
 MIN_ROWS_PER_CHUNK = 256  # below this a thread hand-off (~20-50 us) costs more than the chunk's work
 ROW_ALIGN = 64
 
@@ -23,7 +25,10 @@ ROW_ALIGN = 64
 def thread_count() -> int:
     """Threads chunks run on: ``NEUROSIM_NUM_THREADS`` if set (a positive integer), else the usable cores."""
     value = os.environ.get("NEUROSIM_NUM_THREADS", "").strip()
-    if value.isdigit() and int(value) > 0:
+    if value:
+        if not value.isdigit() or not 0 < int(value) <= 4096:
+            raise ExecutorError(f"environment variable NEUROSIM_NUM_THREADS must be a whole number of threads in "
+                                f"[1, 4096] (got {value!r})")
         return int(value)
     try:
         return max(1, len(os.sched_getaffinity(0)))
