@@ -255,6 +255,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         model = load_model(args.model)
     chip = Chip(profile, model, seed=args.seed)
+    chip.set_write_budget(args.write_budget)
     batch = args.batch_size or trainer.batch_size_for(len(data.x_train))
     if not args.quiet:
         print(f"training {model.name} on {chip.profile.name} with {trainer!r}, data {data.describe()}, "
@@ -311,13 +312,25 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                             seed=args.seed)
     spec = CompareSpec(trainers=trainers, profile=profile, data=args.data, model=args.model, epochs=args.epochs,
                        seed=args.seed, weight_bits=args.weight_bits, scenario=scenario, params=params,
-                       batch_sizes=batch_sizes, seeds=args.seeds, batch_size=args.batch_size)
+                       batch_sizes=batch_sizes, seeds=args.seeds, batch_size=args.batch_size,
+                       write_budget=args.write_budget, stream=args.stream, endurance_scale=args.endurance_scale,
+                       min_accuracy=args.min_accuracy, stop_failed=args.stop_failed)
+    if args.endurance_scale != 1.0:
+        from .training.endurance import scaled_endurance
+
+        scaled_endurance(profile, args.endurance_scale)  # a scaled endurance below one write: said before any work
     from .experiments.compare import compare_study
     from .experiments.points import expand
 
     expand(compare_study(spec))  # every setting checked (data, model, profile) before anything is said or run
     setting = (f"online adaptation, shift {scenario.shift}, analog drift {scenario.analog_drift}, digital drift "
                f"{scenario.digital_drift}" if scenario else f"from scratch, {args.epochs} epochs")
+    if args.stream:
+        setting += (f", continual stream of {args.stream:,} samples until the end of useful life"
+                    + (f", endurance x {args.endurance_scale:g} (times converted back)"
+                       if args.endurance_scale != 1.0 else ""))
+    if args.write_budget:
+        setting += f", write budget {args.write_budget} per cell"
     seeds = f"seed {args.seed}" if args.seeds == 1 else f"seeds {args.seed}-{args.seed + args.seeds - 1}"
     if not args.quiet:
         print(f"comparing {', '.join(trainers)} on {profile.name}, data {args.data}, model {args.model} "
@@ -557,6 +570,28 @@ def _int_at_least(lo: int):
 _positive_int = _int_at_least(1)
 
 
+def _fraction(text: str) -> float:
+    """An argparse type: a number in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1] (got {text!r})")
+    return value
+
+
+def _unit_interval(text: str) -> float:
+    """An argparse type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1] (got {text!r})")
+    return value
+
+
 def _positive_float(text: str) -> float:
     """An argparse type: a finite number > 0 (a usage error naming the value otherwise)."""
     try:
@@ -684,6 +719,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_tr.add_argument("--weight-bits", type=int, default=2, help="bits of a fresh model's weights (2 = ternary)")
     p_tr.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                       help="trainer hyper-parameter, repeatable (e.g. --param lr=0.01)")
+    p_tr.add_argument("--write-budget", type=_positive_int, default=None, metavar="N",
+                      help="writes each cell may take during training; requests beyond are refused and counted")
     p_tr.add_argument("--out", metavar="JSON", help="write the run record here")
     sample_rate_option(p_tr)
     p_tr.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -714,6 +751,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_cmp.add_argument("--batch-size", type=_positive_int, default=None,
                        help="samples per step for every trainer (default: each trainer's own; per trainer: "
                             "--param TRAINER.batch_size=N)")
+    p_cmp.add_argument("--stream", type=_positive_int, default=None, metavar="N",
+                       help="with --scenario: run to failure, a continual stream of N samples (the shifted stream "
+                            "repeated) until the end of useful life; the table adds times to the first failed cell, "
+                            "to 1 %% failed cells and to the end of useful life")
+    p_cmp.add_argument("--endurance-scale", type=_fraction, default=1.0, metavar="F",
+                       help="accelerated test: scale the profile's endurance by F (0 < F <= 1) and convert times "
+                            "back (divided by F)")
+    p_cmp.add_argument("--min-accuracy", type=_unit_interval, default=None, metavar="A",
+                       help="with --stream: useful while held-out accuracy >= A (fraction; default: 5 points below "
+                            "the best so far)")
+    p_cmp.add_argument("--stop-failed", type=_fraction, default=None, metavar="F",
+                       help="with --stream: also stop once this fraction of the cells has worn out")
+    p_cmp.add_argument("--write-budget", type=_positive_int, default=None, metavar="N",
+                       help="writes each cell may take during the run; requests beyond are refused at the door "
+                            "and counted")
     p_cmp.add_argument("--out", default="neurosim_compare",
                        help="folder for the store, records, CSV and plots (a rerun of the same comparison resumes)")
     study_options(p_cmp, no_plots=False)

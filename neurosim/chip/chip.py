@@ -30,6 +30,7 @@ from .executors import Executor, make_executor
 from .held import HeldState
 from .registers import Registers
 from .requests import RequestEncoder
+from .wear import LogicalCells, WearLevelling, WriteBudget
 
 DEFAULT_EXECUTOR = "analog"
 
@@ -91,10 +92,19 @@ class Chip:
         self.ledger.declare_static(cores=self.mapping.placement.n_cores)  # cores in use leak; the others are off
         self.memory = NVMArray(self.mapping.n_cells, self.profile, seed=seed, ledger=self.ledger)
         self.registers = Registers(self.mapping)
-        self.held = HeldState(self.memory, self.mapping, self.registers)
+        # the write controller's row map: only with a levelling policy (without one, reads go straight to cells)
+        self.wear: WearLevelling | None = None
+        cells = self.memory
+        if self.profile.write_policy.wear_levelling != "none":
+            self.wear = WearLevelling(self.memory, self.mapping)
+            cells = LogicalCells(self.memory, self.wear)
+        self.budget: WriteBudget | None = None
+        self.held = HeldState(cells, self.mapping, self.registers)
         self._encoder = RequestEncoder(self.held)
         self._program_references()
+        self._levelling = False  # the initial programming is not an update step of the controller
         self.apply(WriteRequest(codes={lt.layer: self.model.layers[lt.layer].codes for lt in self.mapping.tilings}))
+        self._levelling = self.wear is not None
         self.executor.record_reference(self.held)  # what the fresh chip reads (drift compensation's reference)
         self.programming_ledger = self.ledger.copy()  # events of the initial programming
         self.inferences = 0
@@ -120,9 +130,52 @@ class Chip:
         result = None
         if request.writes_cells:
             cells, levels = self._encoder.encode(request.codes, request.updates)
+            if self.wear is not None:  # logical cells -> the physical cells that hold them now
+                cells, levels = self.wear.physical_request(cells, levels)
+            if self.budget is not None:
+                cells, levels = self.budget.enforce(cells, levels)
             result = self.memory.program(cells, levels)  # the memory's version keys every cache of stored state
         self.registers.commit(*registers)
+        if result is not None and self._levelling:
+            self.wear.after_step(self.budget)
         return result
+
+    def set_write_budget(self, budget: int | None) -> None:
+        """Let every cell take at most ``budget`` more writes (None: no budget). Requests beyond it are refused at
+        the door, a weight's change whole (see :class:`~neurosim.chip.wear.WriteBudget`): the cells keep their
+        levels and the refusals are counted (:attr:`refused_writes`); wear-levelling moves that would go over it
+        are not made."""
+        if budget is None:
+            self.budget = None
+            return
+        weight_of = np.full(self.memory.n_cells, -1, dtype=np.int64)
+        offset = 0
+        for lt in self.mapping.tilings:
+            n = lt.fan_in * lt.fan_out
+            weight_of[lt.cell_index.reshape(n, -1)] = offset + np.arange(n, dtype=np.int64)[:, None]
+            offset += n
+        p2l = None if self.wear is None else (lambda cells: self.wear.p2l[cells])
+        self.budget = WriteBudget(self.memory, budget, weight_of=weight_of, p2l=p2l)
+
+    @property
+    def refused_writes(self) -> int:
+        """Cell writes refused by the write budget so far."""
+        return 0 if self.budget is None else self.budget.refused
+
+    def remaining_writes(self, index: int) -> np.ndarray:
+        """Writes left to each weight of analog layer ``index`` before one of its cells reaches its limit,
+        (fan_in, fan_out) int64: the write budget's remaining writes when one is set, else the profile's median
+        endurance less the writes so far (what a controller knowing its write counts can tell; cells' own
+        endurance draws are not known on a chip). Stuck cells count as 0."""
+        lt = self.held.tiling(index)
+        cells = lt.cell_index.reshape(lt.fan_in, lt.fan_out, -1)
+        physical = cells if self.wear is None else self.wear.l2p[cells]
+        if self.budget is not None:
+            left = self.budget.remaining(physical)
+        else:
+            left = int(self.profile.device.endurance_cycles) - self.memory.writes_at(physical)
+        left = np.where(self.memory.stuck_at(physical), 0, np.maximum(left, 0))
+        return left.min(axis=2)
 
     def program_codes(self, codes_by_layer: dict[int, np.ndarray]) -> ProgramResult | None:
         """Store new weight codes of whole layers: ``apply(WriteRequest(codes=codes_by_layer))``."""

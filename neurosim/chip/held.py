@@ -32,8 +32,9 @@ class HeldState:
 
     Parameters
     ----------
-    memory : NVMArray
-        The cells (read through :meth:`NVMArray.read` and ``stored_levels`` only).
+    memory : NVMArray or LogicalCells
+        The cells (read through ``read``, ``stored_at``, ``changes_at`` and ``version`` only), or, under wear
+        levelling, the chip's logical view of them (:class:`~neurosim.chip.wear.LogicalCells`).
     mapping : Mapping
         Which cells hold which weight.
     registers : Registers
@@ -47,7 +48,8 @@ class HeldState:
         self._slices: dict[int, list[np.ndarray]] = {}
         self._codes: dict[int, tuple[int, np.ndarray]] = {}
         self._level_counts: dict[int, tuple[int, np.ndarray]] = {}
-        self._ir = self._ir_drop_paths()
+        self._ir_at: int | None = None  # the map version the IR-drop paths were worked out for
+        self._ir_paths = None
         self._owner = _cell_owners(mapping, memory.n_cells)
         self._change_memo: tuple[int | None, dict | None] = (None, None)
 
@@ -146,9 +148,10 @@ class HeldState:
                        weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """Effective levels as the periphery sees them through the wires (all of the layer's cells, or those of
         ``weights``)."""
-        if self._ir is None:
+        ir = self._ir
+        if ir is None:
             return cells, ref
-        g_step, paths = self._ir
+        g_step, paths = ir
         cell_path, ref_path = paths[lt.layer]
         if weights is not None:
             cell_path = cell_path.reshape(lt.fan_in * lt.fan_out, lt.layout.slices, -1)[weights]
@@ -198,15 +201,15 @@ class HeldState:
     def _decode(self, lt: LayerTiling, weights: np.ndarray | None) -> np.ndarray:
         """Codes (int64) decoded from the stored levels: every weight of the layer (fan_in, fan_out), or the flat
         weights ``weights``."""
-        stored = self._memory.stored_levels  # decode() converts the cells it reads to float
+        stored = self._memory.stored_at  # decode() converts the cells it reads to float
         if weights is None:
-            cells = stored[lt.cell_index]
-            ref = None if lt.ref_index is None else stored[lt.ref_index][:, np.arange(lt.fan_out)
+            cells = stored(lt.cell_index)
+            ref = None if lt.ref_index is None else stored(lt.ref_index)[:, np.arange(lt.fan_out)
                                                                         // lt.weights_per_tile]
         else:
-            cells = stored[lt.cell_index.reshape(lt.fan_in * lt.fan_out, lt.layout.slices, -1)[weights]]
-            ref = None if lt.ref_index is None else stored[
-                lt.ref_index[weights // lt.fan_out, (weights % lt.fan_out) // lt.weights_per_tile]]
+            cells = stored(lt.cell_index.reshape(lt.fan_in * lt.fan_out, lt.layout.slices, -1)[weights])
+            ref = None if lt.ref_index is None else stored(
+                lt.ref_index[weights // lt.fan_out, (weights % lt.fan_out) // lt.weights_per_tile])
         codes = lt.encoding.decode(cells, ref, lt.max_code, self.profile.device.levels)
         return np.clip(np.rint(codes), -lt.max_code, lt.max_code).astype(np.int64)
 
@@ -224,7 +227,7 @@ class HeldState:
                     weights, cells, before = changed[index]
                     levels = self.profile.device.levels
                     slot = (self._owner[1][cells] // lt.fan_out) * levels
-                    now = self._memory.stored_levels[cells]
+                    now = self._memory.stored_at(cells)
                     delta = (np.bincount(slot + now, minlength=lt.fan_in * levels)
                              - np.bincount(slot + before, minlength=lt.fan_in * levels))
                     counts = counts + delta.reshape(lt.fan_in, levels)
@@ -233,11 +236,11 @@ class HeldState:
                 self._level_counts[index] = cached
         if cached is not None and cached[0] == version:
             return cached[1]
-        stored = self._memory.stored_levels
+        stored = self._memory.stored_at
         levels = self.profile.device.levels
-        parts = [stored[lt.cell_index].reshape(lt.fan_in, -1)]
+        parts = [stored(lt.cell_index).reshape(lt.fan_in, -1)]
         if lt.ref_index is not None:
-            parts.append(stored[lt.ref_index].reshape(lt.fan_in, -1))
+            parts.append(stored(lt.ref_index).reshape(lt.fan_in, -1))
         rows = np.arange(lt.fan_in, dtype=np.int64)[:, None] * levels
         counts = np.zeros(lt.fan_in * levels, dtype=np.int64)
         for part in parts:
@@ -246,6 +249,14 @@ class HeldState:
         counts.flags.writeable = False
         self._level_counts[index] = (version, counts)
         return counts
+
+    @property
+    def _ir(self) -> tuple[float, dict[int, tuple[np.ndarray, np.ndarray | None]]] | None:
+        """The IR-drop paths at the cells' physical positions (worked out again when wear levelling moved rows)."""
+        at = getattr(self._memory, "map_version", 0)
+        if self._ir_at != at:
+            self._ir_paths, self._ir_at = self._ir_drop_paths(), at
+        return self._ir_paths
 
     def _ir_drop_paths(self) -> tuple[float, dict[int, tuple[np.ndarray, np.ndarray | None]]] | None:
         """Per layer, the wire resistance (ohm) between each cell (and reference cell) and its circuits; None when
@@ -256,7 +267,11 @@ class HeldState:
             return None
         rows, cols = profile.crossbar.rows, profile.crossbar.cols
 
+        physical = getattr(self._memory, "physical", None)  # logical -> physical cells under wear levelling
+
         def path(index: np.ndarray) -> np.ndarray:
+            if physical is not None:
+                index = physical(index)
             offset = index % (rows * cols)
             return segment * ((offset % cols + 1) + (rows - offset // cols))
 

@@ -33,7 +33,7 @@ from ..plots.compare import plot_comparison
 from ..profiles import DEFAULT_PROFILE, Profile
 from ..record import CSV_COLUMNS, RunRecord, format_table, summary_rows
 from ..record._files import save_json
-from ..record.table import DEFAULT_SAMPLE_RATE_HZ, format_table_over_seeds, summary_rows_over_seeds
+from ..record.table import DEFAULT_SAMPLE_RATE_HZ, format_life_table, format_table_over_seeds, summary_rows_over_seeds
 from .points import COMPARE_SOURCE, Point, expand
 from .report import context_line
 from .spec import StudySpec
@@ -64,6 +64,11 @@ class CompareSpec:
     pretrain_epochs: int = 10
     seeds: int = 1
     batch_size: int | None = None
+    write_budget: int | None = None
+    stream: int | None = None
+    endurance_scale: float = 1.0
+    min_accuracy: float | None = None
+    stop_failed: float | None = None
 
 
 @dataclass
@@ -82,10 +87,21 @@ def compare_study(spec: CompareSpec) -> StudySpec:
         raise NeurosimError(f"compare --seeds must be >= 1 (got {spec.seeds})")
     fixed: dict[str, Any] = {"profile": spec.profile, "model": spec.model, "data": spec.data,
                              "batch_size": spec.batch_size, "weight_bits": spec.weight_bits}
+    if spec.write_budget is not None:
+        fixed["write_budget"] = spec.write_budget
+    continual = {"stream": spec.stream, "endurance_scale": spec.endurance_scale, "min_accuracy": spec.min_accuracy,
+                 "stop_failed": spec.stop_failed}
     if spec.scenario is None:
+        given = [k for k, v in continual.items() if v is not None and not (k == "endurance_scale" and v == 1.0)]
+        if given:
+            raise NeurosimError(f"{', '.join(given)} apply to online adaptation: give a scenario (--scenario)")
         kind = "train"
         fixed["epochs"] = spec.epochs
     else:
+        if spec.stream is None and any(v is not None for k, v in continual.items() if k in ("min_accuracy",
+                                                                                          "stop_failed")):
+            raise NeurosimError("min_accuracy and stop_failed are rules of a continual stream: give --stream N")
+        fixed.update({k: v for k, v in continual.items() if v is not None})
         kind = "adapt"
         s = spec.scenario
         if s.seed != spec.seed:
@@ -183,9 +199,10 @@ def write_compare_outputs(folder: str | Path, sample_rate_hz: float | None = Non
 
 def format_comparison(records: list[RunRecord], sample_rate_hz: float = DEFAULT_SAMPLE_RATE_HZ) -> str:
     """The comparison table: one row per run, or with several seeds one row per trainer (mean +- 95 % CI)."""
-    if len({r.seed for r in records}) > 1:
-        return format_table_over_seeds(records, sample_rate_hz)
-    return format_table(records, sample_rate_hz)
+    table = (format_table_over_seeds(records, sample_rate_hz) if len({r.seed for r in records}) > 1
+             else format_table(records, sample_rate_hz))
+    life = format_life_table(records, sample_rate_hz)
+    return table + ("\n\n" + life if life else "")
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -277,11 +277,13 @@ class _Resolver:
             configured = configured.for_adaptation()
         task.update({"trainer": trainer, "params": configured.get_params(), "batch_size": batch,
                      "weight_bits": fixed["weight_bits"]})
+        task["write_budget"] = fixed.get("write_budget")
         if kind == "train":
             task["epochs"] = fixed["epochs"]
         else:
             task.update({k: fixed.get(k) for k in ("scenario", "analog_drift", "digital_drift", "pretrain_epochs",
-                                                   "strength", *RANGES)})
+                                                   "strength", "stream", "endurance_scale", "min_accuracy",
+                                                   "stop_failed", *RANGES)})
         return task
 
 

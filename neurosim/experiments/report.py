@@ -63,6 +63,12 @@ def context_line(store: StudyStore, points: list[StoredPoint]) -> str:
         parts.append(f"{fixed['epochs']} epochs")
     if spec.get("kind") == "adapt":
         parts.append(f"scenario {fixed.get('scenario')}")
+        if fixed.get("stream"):
+            parts.append(f"continual stream {fixed['stream']:,} samples")
+        if fixed.get("endurance_scale") not in (None, 1.0):
+            parts.append(f"endurance x {fixed['endurance_scale']:g}")
+    if fixed.get("write_budget"):
+        parts.append(f"write budget {fixed['write_budget']} per cell")
     if spec.get("kind") == "infer" and fixed.get("samples"):
         parts.append(f"{fixed['samples']} test samples")
     return "; ".join(parts)

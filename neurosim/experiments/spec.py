@@ -65,6 +65,16 @@ FIELDS: dict[str, Rule] = {
     "digital_drift": Rule("float", "level-flip probability per cell and stream sample", lo=0, hi=1),
     "pretrain_epochs": Rule("int", "host pre-training epochs before the stream", lo=1),
     "strength": Rule("float", "strength of the distribution shift (1: the scenario's own)", lo=0),
+    "write_budget": Rule("int", "writes each cell may take during the run (requests beyond are refused and "
+                         "counted; default: no budget)", lo=1),
+    "stream": Rule("int", "run a continual stream of this many samples (the shifted stream repeated) until the "
+                   "end of useful life (default: one pass)", lo=1),
+    "endurance_scale": Rule("float", "accelerated test: the profile's endurance x this; times are converted back",
+                            lo=0, hi=1, lo_open=True),
+    "min_accuracy": Rule("float", "with stream: end of useful life below this held-out accuracy (default: 5 "
+                         "points below the best so far)", lo=0, hi=1),
+    "stop_failed": Rule("float", "with stream: also stop when this fraction of the cells has worn out", lo=0, hi=1,
+                        lo_open=True),
 }
 #: Index ranges [start, end) into the data set's train + test samples (adapt; default: the scenario's own split).
 RANGES = ("pretrain_range", "stream_range", "test_range")
@@ -72,14 +82,16 @@ RANGES = ("pretrain_range", "stream_range", "test_range")
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "map": ("profile", "model", "placement"),
     "infer": ("profile", "model", "data", "executor", "placement", "samples", "calibration"),
-    "train": ("profile", "model", "data", "epochs", "batch_size", "weight_bits"),
+    "train": ("profile", "model", "data", "epochs", "batch_size", "weight_bits", "write_budget"),
     "adapt": ("profile", "model", "data", "batch_size", "weight_bits", "scenario", "analog_drift",
-              "digital_drift", "pretrain_epochs", "strength"),
+              "digital_drift", "pretrain_epochs", "strength", "write_budget", "stream", "endurance_scale",
+              "min_accuracy", "stop_failed"),
 }
 DEFAULTS: dict[str, Any] = {
     "profile": DEFAULT_PROFILE, "model": "64-64-10", "data": "digits", "executor": DEFAULT_EXECUTOR,
     "placement": "optimized", "samples": None, "calibration": 256, "epochs": 5, "batch_size": None, "weight_bits": 2,
-    "scenario": "rotate", "analog_drift": 0.0, "digital_drift": 0.0, "pretrain_epochs": 10, "strength": 1.0}
+    "scenario": "rotate", "analog_drift": 0.0, "digital_drift": 0.0, "pretrain_epochs": 10, "strength": 1.0,
+    "write_budget": None, "stream": None, "endurance_scale": 1.0, "min_accuracy": None, "stop_failed": None}
 TOP_KEYS = ("name", "kind", "description", "seeds", "trainers", "set", "params", "axes", "zip") + tuple(FIELDS) + RANGES
 #: The per-trainer batch size is set like a hyper-parameter (``[params.sgd] batch_size = 32``, axis
 #: ``"sgd.batch_size"``), although the trainer itself does not take it.

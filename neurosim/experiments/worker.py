@@ -29,6 +29,7 @@ from ..nn.spec import architecture_from_spec, is_spec, model_from_spec
 from ..profiles import Profile, profile_from_dict
 from ..record import profile_entry
 from ..training import adapt, make_trainer, train
+from ..training.endurance import UsefulLife, scaled_endurance
 
 MAP_SCHEMA = "neurosim.map/1"
 
@@ -82,13 +83,22 @@ def _run(task: dict[str, Any], profile: Profile) -> dict[str, Any]:
         model = _fresh_model(task["model"], data.input_shape, data.n_classes, seed, task["weight_bits"])
         batch = task["batch_size"]
         chip = Chip(profile, model, seed=seed)
+        chip.set_write_budget(task.get("write_budget"))
         return train(chip, trainer, data, epochs=task["epochs"], batch_size=batch, seed=seed,
                      steps_per_eval=max(1, len(data.x_train) // (4 * batch)), run_info=info).to_dict()
     scenario = _scenario(task)
     online = online_scenario(data, scenario)
     model = _pretrained_model(task["model"], task["data"], task["weight_bits"], task["pretrain_epochs"], scenario)
+    scale = task.get("endurance_scale") or 1.0
+    if scale != 1.0:  # an accelerated test: cells wear out 1/scale times sooner (times are converted back)
+        profile = scaled_endurance(profile, scale)
+    until = None
+    if task.get("stream") is not None:
+        until = UsefulLife(min_accuracy=task.get("min_accuracy"), failed_fraction=task.get("stop_failed"),
+                           endurance_scale=scale)
     chip = Chip(profile, model, seed=seed)
-    return adapt(chip, trainer, online, batch_size=task["batch_size"], seed=seed, run_info=info).to_dict()
+    return adapt(chip, trainer, online, batch_size=task["batch_size"], seed=seed, run_info=info,
+                 stream=task.get("stream"), until=until, write_budget=task.get("write_budget")).to_dict()
 
 
 @functools.lru_cache(maxsize=4)

@@ -4,6 +4,8 @@ A layer's (fan_in x fan_out) code matrix is cut into row blocks of ``crossbar.ro
 many weights as fit in ``crossbar.cols`` physical columns (``cells_per_weight`` columns each, minus the encoding's
 reference columns). Partial sums of the row blocks of one column block are added digitally. Each tile owns a whole
 ``rows x cols`` block of cells in the chip's memory (a physical crossbar); unused cells count against utilisation.
+With wear levelling, the last ``ceil(write_policy.spare_rows_fraction x rows)`` rows of every crossbar hold no
+weights (row blocks are that much shorter): they are the free rows the write controller moves data into.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..errors import MappingError
 from ..nn.model import Model
 from ..nn.quantize import max_code
 from ..profiles import Profile
+from ..profiles.schema import spare_rows
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,10 @@ def tile_model(model: Model, profile: Profile) -> tuple[list[LayerTiling], int]:
     xbar, levels = profile.crossbar, profile.device.levels
     encoding = get_encoding(xbar.weight_encoding)
     tilings, next_tile, next_cell = [], 0, 0
-    rows, cols = xbar.rows, xbar.cols
+    # the last spare_rows physical rows of every crossbar are held free for wear levelling: a tile stores at most
+    # ``rows`` logical rows, but owns all ``xbar.rows`` x ``cols`` cells (the spares are cells, area and leakage)
+    rows, cols = xbar.rows - spare_rows(xbar.rows, profile.write_policy.spare_rows_fraction), xbar.cols
+    cells_per_tile = xbar.rows * cols
     for index, layer in model.analog_layers():
         top = max_code(layer.weight_bits)
         try:
@@ -116,19 +122,19 @@ def tile_model(model: Model, profile: Profile) -> tuple[list[LayerTiling], int]:
                                   weights_used=w_used, cols_used=w_used * cpw + lay.reference_columns,
                                   cell_offset=next_cell))
                 next_tile += 1
-                next_cell += rows * cols
+                next_cell += cells_per_tile
         base = tiles[0].cell_offset
         i = np.arange(fan_in, dtype=np.int64)[:, None, None, None]
         j = np.arange(fan_out, dtype=np.int64)[None, :, None, None]
         k = (np.arange(lay.slices, dtype=np.int64)[:, None] * lay.cells_per_slice
              + np.arange(lay.cells_per_slice, dtype=np.int64)[None, :])[None, None]
         tile_id = (i // rows) * n_cb + j // per_tile
-        cell_index = base + tile_id * rows * cols + (i % rows) * cols + (j % per_tile) * cpw + k
+        cell_index = base + tile_id * cells_per_tile + (i % rows) * cols + (j % per_tile) * cpw + k
         ref_index = None
         if lay.reference_columns:
             ii = np.arange(fan_in, dtype=np.int64)[:, None]
             cb = np.arange(n_cb, dtype=np.int64)[None, :]
-            ref_index = base + ((ii // rows) * n_cb + cb) * rows * cols + (ii % rows) * cols + (cols - 1)
+            ref_index = base + ((ii // rows) * n_cb + cb) * cells_per_tile + (ii % rows) * cols + (cols - 1)
         tilings.append(LayerTiling(layer=index, fan_in=fan_in, fan_out=fan_out, max_code=top, encoding=encoding,
                                    layout=lay, rows_per_tile=rows, weights_per_tile=per_tile, row_blocks=n_rb,
                                    col_blocks=n_cb, tiles=tuple(tiles), cell_index=cell_index,

@@ -479,6 +479,23 @@ class NVMArray:
         """Levels held by the cells (uint8, read-only view; stuck cells show their stuck level)."""
         return _readonly(self._stored)
 
+    def stored_at(self, cells: np.ndarray) -> np.ndarray:
+        """Levels held by the named cells (uint8; indices are not checked: for the chip's own bookkeeping)."""
+        return self._stored[cells]
+
+    def writes_at(self, cells: np.ndarray) -> np.ndarray:
+        """Programming events of the named cells so far (int64; indices not checked)."""
+        return self._wear[cells, 0].astype(np.int64)
+
+    def stuck_at(self, cells: np.ndarray) -> np.ndarray:
+        """True where a named cell is stuck (indices not checked)."""
+        return self._stuck[cells].astype(bool)
+
+    @property
+    def always_writes(self) -> bool:
+        """Whether every requested healthy cell is programmed (``write_policy.mode = "always"``)."""
+        return self._always
+
     @property
     def write_counts(self) -> np.ndarray:
         """Programming events per cell (int64, read-only copy)."""

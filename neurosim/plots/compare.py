@@ -31,7 +31,8 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path, *, context: s
       first worn-out cell at one training sample a second annotated;
     - ``energy_breakdown.png``: training energy by category per trainer (stacked), and programming energy (write
       and write-verify) on its own scale;
-    - ``write_heatmap.png``: writes per weight of the largest layer, one panel per trainer (log colour scale).
+    - ``write_heatmap.png``: writes per weight of the largest layer, one panel per trainer (log colour scale);
+    - ``useful_life.png`` (continual streams only): held-out accuracy and worn-out cells along the stream.
 
     Parameters
     ----------
@@ -156,7 +157,38 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path, *, context: s
             ax.set_ylabel(f"input (blocks of {m['block'][0]})", fontsize=7)
         fig.colorbar(image, ax=list(axes[0]), label="writes of the most-written cell of each weight")
         paths["write_heatmap"] = _save(fig, out_dir / "write_heatmap.png", plt, context)
+    streamed = [r for r in records if "stream" in r.lifetime]
+    if streamed:
+        paths["useful_life"] = _useful_life(plt, streamed, out_dir, context)
     return paths
+
+
+def _useful_life(plt, records: list[RunRecord], out_dir: Path, context: str | None) -> Path:
+    """``useful_life.png``: held-out accuracy and worn-out cells along each continual stream, in samples at the
+    real endurance (converted back from an accelerated test), the end of useful life marked."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5.4), sharex=True)
+    for r in records:
+        st = r.lifetime["stream"]
+        scale = st["rule"]["endurance_scale"]
+        label = r.trainer["name"] + (f" seed {r.seed}" if len({x.seed for x in records}) > 1 else "")
+        xs = [p["samples"] / scale for p in st["timeline"]]
+        line, = top.plot(xs, [100 * p["window_accuracy"] for p in st["timeline"]], label=label)
+        bottom.plot(xs, [p["cells_failed"] for p in st["timeline"]], color=line.get_color(), label=label)
+        end = st["samples_to"]["end_of_life"]
+        if end is not None:
+            top.axvline(end, color=line.get_color(), linestyle=":", linewidth=1)
+            if st["threshold"] is not None:
+                top.plot([end], [100 * st["threshold"]], marker="x", color=line.get_color())
+    top.set_ylabel("held-out accuracy (%)")
+    top.set_title("useful life on a continual stream (x: end of useful life, at the accuracy threshold)",
+                  fontsize=9)
+    top.legend(fontsize=7)
+    bottom.set_ylabel("cells worn out")
+    bottom.set_xlabel("stream samples (at the real endurance: simulated / endurance scale)")
+    bottom.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    return _save(fig, out_dir / "useful_life.png", plt, context, tight=True)
 
 
 def _accuracy_points(record: RunRecord) -> list[tuple[int, float | None]]:
@@ -205,7 +237,7 @@ def _life_days(record: RunRecord) -> float | None:
     if steps is None:
         return None
     per_step = record.lifetime.get("samples_per_step") or float(record.batch_size)
-    return steps * per_step / 86400.0
+    return steps * per_step / (record.lifetime.get("endurance_scale") or 1.0) / 86400.0
 
 
 def _save(fig, path: Path, plt, context: str | None = None, *, tight: bool = False) -> Path:

@@ -27,6 +27,7 @@ from .paths import DEFAULT_PROFILE, resolve
 from .schema import (
     KEYS_ADDED_IN_0_3,
     KEYS_ADDED_IN_0_4,
+    KEYS_ADDED_IN_0_5,
     SECTIONS,
     SI_SYMBOLS,
     TOP_LEVEL_TEXT,
@@ -42,6 +43,7 @@ from .schema import (
     describe_constraint,
     key_roles,
     section_fields,
+    spare_rows,
 )
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
@@ -216,6 +218,10 @@ _MIGRATION_0_4 = (
     "'overflow = \"off_chip\"' (spilled state is priced per byte moved) or 'overflow = \"refuse\"', and "
     "'off_chip_energy_per_byte_pj = 160.0' (DRAM, Horowitz ISSCC 2014) to [aux_memory], or start the file with "
     f"'base = \"{DEFAULT_PROFILE}\"'")
+_MIGRATION_0_5 = (
+    ". This key is new in neurosim 0.5: wear levelling in the chip's write controller. Add "
+    "'wear_levelling = \"none\"', 'levelling_period = 100' and 'spare_rows_fraction = 0.0' to [write_policy] (the "
+    f"behaviour of earlier versions), or start the file with 'base = \"{DEFAULT_PROFILE}\"'")
 _MIGRATION = (
     ". This key is new in neurosim 0.3: profiles now state component attributes and derive per-action costs from "
     f"them. To migrate a 0.2 profile, add 'base = \"{DEFAULT_PROFILE}\"' at its top and keep only the keys that "
@@ -267,7 +273,8 @@ def _build_section(name: str, raw: Any, where: str, errors: _Errors, partial: bo
             if not partial:
                 errors.add(ProfileError(f"missing key {path!r} ({f.metadata['doc']}; {describe_constraint(f)})"
                                         + (_MIGRATION if path in KEYS_ADDED_IN_0_3 else "")
-                                        + (_MIGRATION_0_4 if path in KEYS_ADDED_IN_0_4 else ""),
+                                        + (_MIGRATION_0_4 if path in KEYS_ADDED_IN_0_4 else "")
+                                        + (_MIGRATION_0_5 if path in KEYS_ADDED_IN_0_5 else ""),
                                         file=where, key=path, constraint="required", value=None))
             continue
         converted, problem = convert(f, raw[key])
@@ -301,6 +308,17 @@ def _cross_checks(v: dict[str, dict[str, Any]], raw: Mapping[str, Any], where: s
             and xbar["cells_per_weight"] % 2:
         errors.add(_error(where, "crossbar.cells_per_weight", "even for weight_encoding 'differential_pair'",
                           raw["crossbar"]["cells_per_weight"]))
+    wp = v.get("write_policy", {})
+    if has("write_policy", "wear_levelling", "spare_rows_fraction") and has("crossbar", "rows"):
+        spares = spare_rows(xbar["rows"], wp["spare_rows_fraction"])
+        if wp["wear_levelling"] != "none" and spares < 1:
+            errors.add(_error(where, "write_policy.spare_rows_fraction",
+                              f"> 0 with wear_levelling {wp['wear_levelling']!r} (it moves rows into a free one)",
+                              raw["write_policy"]["spare_rows_fraction"]))
+        elif spares >= xbar["rows"]:
+            errors.add(_error(where, "write_policy.spare_rows_fraction",
+                              f"leaving at least one of crossbar.rows ({xbar['rows']}) for weights",
+                              raw["write_policy"]["spare_rows_fraction"]))
     if has("crossbar", "cells_per_weight", "cols") and xbar["cells_per_weight"] > xbar["cols"]:
         errors.add(_error(where, "crossbar.cells_per_weight", f"<= crossbar.cols ({xbar['cols']})",
                           raw["crossbar"]["cells_per_weight"]))

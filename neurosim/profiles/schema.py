@@ -25,6 +25,7 @@ Zeros, decided per key (a value that makes a figure meaningless is refused, not 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,6 +336,23 @@ class WritePolicySpec:
                        "requested cell", "skip_unchanged", "always")
     parallel_cells: int = integer("cells programmed at the same time (sets write time, not energy)", 1, 1_000_000_000,
                                   role="price")
+    wear_levelling: str = choice(
+        "how the write controller spreads wear over a tile's rows: 'none'; 'rotate' (start-gap: every "
+        "levelling_period update steps each tile's free row moves up one row, its neighbour's data moving into it, "
+        "so over time every logical row visits every physical row); 'hot_cold' (every levelling_period steps each "
+        "tile moves the data written most in that period onto its least-worn row, and the data there onto a free "
+        "row); moves are writes through the one door, counted and priced", "none", "rotate", "hot_cold")
+    levelling_period: int = integer("update steps between wear-levelling moves (each move copies at most two rows "
+                                    "of each tile)", 1, 1_000_000_000)
+    spare_rows_fraction: float = quantity(
+        "share of each crossbar's rows held free for wear levelling (rounded up to whole rows; the mapping uses "
+        "the rest, so spares cost tiles and area); 'rotate' and 'hot_cold' need at least one", None, 0, 0.5)
+
+
+def spare_rows(rows: int, fraction: float) -> int:
+    """Rows of a ``rows``-row crossbar held free for wear levelling: ``fraction`` of them, rounded up (a share
+    that is a whole number of rows up to float rounding stays that number)."""
+    return min(rows, math.ceil(rows * fraction - 1e-9)) if fraction > 0 else 0
 
 
 SECTIONS: dict[str, type] = {
@@ -348,6 +366,9 @@ SECTIONS: dict[str, type] = {
 }
 TOP_LEVEL_TEXT = ("name", "description")
 
+#: keys introduced in neurosim 0.5 (wear levelling in the write controller)
+KEYS_ADDED_IN_0_5 = frozenset({"write_policy.wear_levelling", "write_policy.levelling_period",
+                               "write_policy.spare_rows_fraction"})
 #: keys introduced in neurosim 0.4 (trainer state that does not fit on chip)
 KEYS_ADDED_IN_0_4 = frozenset({"aux_memory.overflow", "aux_memory.off_chip_energy_per_byte_pj"})
 #: keys introduced when per-action costs became derived (neurosim 0.3): a profile file written for 0.2 lacks them

@@ -51,6 +51,8 @@ def summary_rows(records: list[RunRecord], sample_rate_hz: float = DEFAULT_SAMPL
         power = priced.power_w
         samples = r.checkpoints[-1].samples if r.checkpoints else r.steps * r.batch_size
         per_step = r.lifetime.get("samples_per_step") or (samples / r.steps if r.steps else float(r.batch_size))
+        # an accelerated test (endurance x scale) converts its lifetimes back: 1/scale times as many samples
+        per_step /= r.lifetime.get("endurance_scale") or 1.0
         life = r.lifetime.get("lifetime_steps")
         life_1pct = r.lifetime.get("lifetime_steps_1pct")
         leakage = priced.energy_j.get("leakage", 0.0)
@@ -112,6 +114,38 @@ def format_table(records: list[RunRecord], sample_rate_hz: float = DEFAULT_SAMPL
             f"{row['wall_time_s']:.1f}"])
     note = (f"lifetimes and average power at {sample_rate_hz:g} training sample(s) a second (--sample-rate); "
             "'never': no cell is written")
+    return _aligned([head] + body) + "\n" + note
+
+
+def format_life_table(records: list[RunRecord], sample_rate_hz: float = DEFAULT_SAMPLE_RATE_HZ) -> str:
+    """Useful life of continual-stream runs (``lifetime["stream"]``): times to the first failed cell, to 1 %
+    failed cells and to the end of useful life (in samples converted back from an accelerated test, and at
+    ``sample_rate_hz``), accuracy over the life, and what endurance management did: refused writes, levelling
+    writes. Empty when no record ran a stream."""
+    streamed = [r for r in records if "stream" in r.lifetime]
+    if not streamed:
+        return ""
+    head = ["trainer", "levelling", "budget", "threshold", "1st failure", "1% failed", "end of life",
+            "end of life (time)", "acc over life", "failed", "refused writes", "levelling writes"]
+    body = []
+    for r in streamed:
+        st = r.lifetime["stream"]
+        to = st["samples_to"]
+        scale = st["rule"]["endurance_scale"]
+        run = st["samples_run"] / scale
+
+        def shown(x: float | None, run: float = run) -> str:
+            return f"{x:.3g}" if x is not None else f"> {run:.3g}"
+        eol = to["end_of_life"]
+        lev = r.memory.get("wear_levelling") or {}
+        body.append([r.trainer["name"], lev.get("policy", "none"), str(r.memory.get("write_budget") or "-"),
+                     _percent(st["threshold"]), shown(to["first_failure"]), shown(to["one_percent_failed"]),
+                     shown(eol), ("> " if eol is None else "") + duration((eol or run) / sample_rate_hz),
+                     _percent(st["accuracy_over_life"]), f"{r.memory['cells_failed']:,}",
+                     f"{r.memory.get('refused_writes', 0):,}", f"{lev.get('writes', 0):,}"])
+    scale_note = {r.lifetime["stream"]["conversion"] for r in streamed}
+    note = (f"useful life in stream samples; time at {sample_rate_hz:g} sample(s) a second (--sample-rate); "
+            f"'> N': not reached when the stream ended; {'; '.join(sorted(scale_note))}")
     return _aligned([head] + body) + "\n" + note
 
 

@@ -78,6 +78,19 @@ class TrainingView:
         corr = self._chip.held.correction_matrix(index)
         return w if corr is None else w + corr
 
+    def remaining_writes(self, index: int) -> np.ndarray:
+        """Writes left to each weight of layer ``index`` (fan_in, fan_out) before one of its cells reaches its
+        limit: the write budget when one is set, else the profile's median endurance (a chip knows its write
+        counts, not its cells' own endurance); 0 for a weight with a stuck cell. Reading it is free (the write
+        controller's counters)."""
+        return self._chip.remaining_writes(index)
+
+    @property
+    def write_limit(self) -> int:
+        """What :meth:`remaining_writes` counts down from: the write budget, or the median endurance."""
+        budget = self._chip.budget
+        return budget.budget if budget is not None else max(1, int(self._chip.profile.device.endurance_cycles))
+
     def trace(self, x: np.ndarray) -> tuple[np.ndarray, list[LayerTrace]]:
         """Counted forward pass on the chip: logits and per-layer traces for a backward pass."""
         return self._chip.trace(x)

@@ -222,7 +222,8 @@ class _StepStats:
 def _integer_step(xs: list[np.ndarray], acts: list[np.ndarray], y: np.ndarray, codes: list[np.ndarray],
                   tops: list[int], rng: np.random.Generator, *, margin: int, violators: str, binary: bool,
                   budgets: list[tuple[int, int]], pool: int, min_votes: int, binarise: bool,
-                  record: list | None = None) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], _StepStats]:
+                  record: list | None = None, remaining: list[np.ndarray] | None = None, limit: int = 1,
+                  wear_weight: int = 0) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], _StepStats]:
     """The integer training path of one step: layer k's integer inputs ``xs[k]``, integer pre-activations
     ``acts[k]`` (the last are the integer logits), labels, held codes; returns ``{k: (flat indices, new codes)}``.
 
@@ -249,6 +250,11 @@ def _integer_step(xs: list[np.ndarray], acts: list[np.ndarray], y: np.ndarray, c
             active = keep(f"active[{k - 1}]", acts[k - 1] > 0)
             d_below = keep(f"desired_hidden[{k - 1}]", _propagate(d, w, active))
             stats.neuron_updates += n * w.size
+        if remaining is not None and wear_weight:
+            # endurance-aware: an integer vote weighed by (writes left / limit) ** wear_weight, in integers
+            left = np.minimum(remaining[k], limit).astype(np.int64)
+            score = (score.astype(np.int64) * left ** wear_weight) // (limit ** wear_weight)
+            keep(f"wear_score[{k}]", score)
         whole, threshold = budgets[k]
         idx = keep(f"chosen[{k}]", _select(rng, score, threshold, whole, pool, min_votes))
         flat_new = new.reshape(-1)
@@ -298,6 +304,10 @@ class BitFlipTrainer(Trainer):
                         "so a good margin grows with act_levels", lo=0),
         "violators": one_of("top", "push down every wrong class within the margin (the true class up as many "
                             "times), or only the strongest", "all", "top"),
+        "wear_weight": whole(0, "endurance-aware choice (0: off): each weight's integer vote is weighed by (writes "
+                             "its cells have left / the limit) ** wear_weight in integers, the limit being the write "
+                             "budget or the median endurance; a weight with none left is never drawn, and among "
+                             "equal votes the less-worn weights are flipped", lo=0, hi=2),
         "act_levels": whole(1, "integer levels of hidden activations above 0 (1: binary hidden activations, on at "
                             "the threshold T; at most 127: int8 activations)", lo=1, hi=127),
         "act_quantile": real(0.9, "quantile of a batch's positive hidden pre-activations that sets the integer "
@@ -404,7 +414,9 @@ class BitFlipTrainer(Trainer):
         updates, stats = _integer_step(
             xs, acts, np.asarray(batch.y).astype(np.int64), codes, tops, state.rng, margin=self.margin,
             violators=self.violators, binary=self.binary, budgets=self._budgets(state, batch.epoch), pool=self.pool,
-            min_votes=self.min_votes, binarise=self.binary and not state.binarised)
+            min_votes=self.min_votes, binarise=self.binary and not state.binarised,
+            remaining=[view.remaining_writes(i) for i in state.layers] if self.wear_weight else None,
+            limit=view.write_limit, wear_weight=self.wear_weight)
         if self.binary and not state.binarised:
             # the binarised codes give other pre-activations: derive the thresholds again on the next batch
             state.thresholds = []

@@ -68,6 +68,10 @@ class CoordinateTrainer(Trainer):
         "explore": flag(True, "spend evaluations the gradient leaves unused on random neighbouring values of "
                         "zero-gradient weights (e.g. into units that are off for the whole batch); kept only if the "
                         "loss drops (chosen with bias_lr, see there)"),
+        "wear_weight": real(0.0, "endurance-aware choice (0: off): a candidate's gradient score is weighed by "
+                            "(writes its cells have left / the limit) ** wear_weight, the limit being the write "
+                            "budget or the median endurance, and a weight with none left is never proposed; so "
+                            "among equally useful moves the less-worn weights are written", lo=0, hi=8),
         "all_values": flag(False, "evaluate every value of the weight set in the descent direction (CoNNTrA keeps "
                            "the best value of P), not only the neighbouring level; off by default: on an MNIST "
                            "validation split (784-128-10, 6,000 / 2,000 images carved from the training set, "
@@ -115,9 +119,17 @@ class CoordinateTrainer(Trainer):
         budget = self.evaluations * self.decay ** max(epoch - 1, 0)
         return {i: max(1, int(round(budget * n / total))) for i, n in sizes.items()}
 
-    def _propose(self, rng: np.random.Generator, w: np.ndarray, grad_of: Any, top: int, evaluations: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Draw candidates, score them by gradient, keep the best feasible moves (one level against the gradient)."""
+    def _wear(self, view: TrainingView, index: int) -> np.ndarray | None:
+        """Per weight of layer ``index``: (writes left / limit) ** wear_weight, or None when wear is not weighed."""
+        if self.wear_weight == 0:
+            return None
+        left = np.minimum(view.remaining_writes(index), view.write_limit) / view.write_limit
+        return left ** self.wear_weight
+
+    def _propose(self, rng: np.random.Generator, w: np.ndarray, grad_of: Any, top: int, evaluations: int,
+                 wear: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Draw candidates, score them by gradient (weighed by ``wear``, the share of writes left, when given),
+        keep the best feasible moves (one level against the gradient)."""
         n_in, n_out = w.shape
         k = min(self.candidates, n_in * n_out)
         flat = rng.choice(n_in * n_out, size=k, replace=False) if k < n_in * n_out else np.arange(n_in * n_out)
@@ -125,14 +137,19 @@ class CoordinateTrainer(Trainer):
         g = grad_of(ii, jj)
         v = np.clip(w[ii, jj] - np.sign(g), -top, top).astype(w.dtype)
         feasible = (v != w[ii, jj]) & (g != 0)
-        order = np.argsort(-np.abs(g) * feasible, kind="stable")[: min(evaluations, int(feasible.sum()))]
+        score = np.abs(g)
+        if wear is not None:
+            left = wear[ii, jj]
+            feasible &= left > 0
+            score = score * left
+        order = np.argsort(-score * feasible, kind="stable")[: min(evaluations, int(feasible.sum()))]
         spare = evaluations - order.size
         if self.explore and spare > 0 and not self.all_values:
             # budget the gradient cannot use (a small layer, or inputs of units that are off for the whole batch,
             # whose gradient is 0 whatever their weights): try a random neighbouring value of zero-gradient
             # weights; the exact evaluation keeps only those that lower the loss, e.g. one that turns a dead unit
             # back on. (Draws nothing when the gradient fills the budget, as on MNIST.)
-            idle = np.flatnonzero(g == 0)
+            idle = np.flatnonzero((g == 0) if wear is None else (g == 0) & (wear[ii, jj] > 0))
             if idle.size:
                 idle = rng.permutation(idle)[:spare]
                 step = np.where(rng.random(idle.size) < 0.5, -1, 1)
@@ -186,7 +203,7 @@ class CoordinateTrainer(Trainer):
                 return s_hid * g
 
             ii, jj, vv, drawn = self._propose(state.rng, w_hid, hidden_grad, max_code(hid.weight_bits),
-                                              budget[hid_i])
+                                              budget[hid_i], self._wear(view, hid_i))
             accepted = np.zeros(ii.size, dtype=np.uint8)
             before = w_hid.copy()
             _kernels.coordinate_hidden_layer(x_rows, a, z, lse, y, w_hid, s_hid, w_out, s_out, ii, jj,
@@ -200,7 +217,8 @@ class CoordinateTrainer(Trainer):
             # the output layer sees the hidden activations after the accepted changes
             h = np.maximum(a, 0.0)
         ii, jj, vv, drawn = self._propose(state.rng, w_out, lambda i, j: s_out * np.einsum(
-            "bk,bk->k", h[:, i], dlogits[:, j]), max_code(out_layer.weight_bits), budget[out_i])
+            "bk,bk->k", h[:, i], dlogits[:, j]), max_code(out_layer.weight_bits), budget[out_i],
+            self._wear(view, out_i))
         accepted = np.zeros(ii.size, dtype=np.uint8)
         before = w_out.copy()
         _kernels.coordinate_last_layer(h, z, lse, y, w_out, s_out, ii, jj, vv.astype(np.float64), self.tol,

@@ -18,7 +18,6 @@ import numpy as np
 from .._fields import Rule
 from .._version import __version__
 from ..chip import Chip
-from ..memory import ProgramResult
 from ..nn.grad_ops import softmax_cross_entropy
 from ..record import SCHEMA_VERSION, Checkpoint, EpochRecord, RunRecord, json_safe, profile_entry
 from .base import Batch, Trainer, TrainingError, TrainingView
@@ -75,6 +74,7 @@ class TrainingSession:
         self._start_counts = chip.memory.write_counts.copy()
         # cells already dead (manufacture, or worn out by programming the model) are not this run's failures
         self._failed_before = chip.memory.cells_failed
+        self._refused_before = chip.refused_writes
         self.state = trainer.init(self.view, x_init, y_init, seed)
         self.aux = trainer.aux_memory(self.view, batch_size)
         self.aux_off_chip = self._place_aux(chip, trainer.name)
@@ -109,9 +109,11 @@ class TrainingSession:
         """One trainer step and its write request; after the run's ``last`` step, the trainer's ``finish``
         request too."""
         request, self.state = self.trainer.step(batch, self.state, self.view)
-        failed = _newly_failed(self.chip.apply(request))
+        before = self.chip.memory.cells_failed  # (wear-levelling moves the controller makes may fail cells too)
+        self.chip.apply(request)
         if last:
-            failed |= _newly_failed(self.chip.apply(self.trainer.finish(self.state, self.view)))
+            self.chip.apply(self.trainer.finish(self.state, self.view))
+        failed = self.chip.memory.cells_failed > before
         self.steps += 1
         self.samples += len(batch.x)
         if failed and self.first_failure_step is None:
@@ -183,14 +185,13 @@ class TrainingSession:
                     "cells_failed_before": self._failed_before,
                     "aux_capacity_bytes": int(chip.profile.aux_memory.capacity_bytes),
                     "aux_off_chip_bytes": self.aux_off_chip, "aux_overflow": chip.profile.aux_memory.overflow,
-                    "cells_faulty_at_manufacture": summary.cells_faulty_at_manufacture},
+                    "cells_faulty_at_manufacture": summary.cells_faulty_at_manufacture,
+                    "refused_writes": chip.refused_writes - self._refused_before,
+                    "write_budget": None if chip.budget is None else chip.budget.budget,
+                    "wear_levelling": None if chip.wear is None else chip.wear.summary()},
             ledger=self._ledger_since_start(), programming_ledger=chip.programming_ledger.to_dict(),
             run_info={k: v for k, v in run_info.items() if k != "model_spec"},
             write_map=write_map(chip, self._start_counts))
-
-
-def _newly_failed(result: ProgramResult | None) -> bool:
-    return bool(result is not None and result.newly_failed)
 
 
 def write_map(chip: Chip, start_counts: np.ndarray, max_side: int = 96) -> dict[str, Any]:

@@ -57,6 +57,13 @@ class SGDTrainer(Trainer):
                             "momentum one)", "adam", "momentum"),
         "momentum": real(0.9, "momentum coefficient (optimizer='momentum') or Adam's beta1", lo=0, hi=1,
                          hi_open=True),
+        "hysteresis": real(0.0, "a weight's code changes only when its latent weight is more than 0.5 + "
+                           "hysteresis level steps from the code the chip holds (0: plain rounding); latent weights "
+                           "that wander around a rounding threshold then stop rewriting their cells back and forth",
+                           lo=0, hi=10),
+        "wear_weight": real(0.0, "endurance-aware writes (0: off): the hysteresis of a weight grows by wear_weight x "
+                            "the share of its writes used (1 - writes left / the limit: the write budget, or the "
+                            "median endurance), so worn weights change only for larger moves", lo=0, hi=100),
     }
 
     def _buffers_per_weight(self) -> int:
@@ -91,6 +98,25 @@ class SGDTrainer(Trainer):
         param -= self.lr * m
         return param
 
+    def _with_hysteresis(self, view: TrainingView, index: int, latent: np.ndarray, scale: float,
+                         codes: np.ndarray, ternary: bool) -> np.ndarray:
+        """``codes`` where the latent weight is past the rounding boundary between the held code and its new code
+        by more than the margin (``hysteresis`` plus the wear term, in level steps), the held code elsewhere.
+        With ``wear_weight``, a weight with no writes left is frozen: its latent weight is set back to the held
+        code, so the optimizer does not push where the chip cannot follow."""
+        held = view.codes(index).reshape(codes.shape)
+        margin = self.hysteresis
+        if self.wear_weight:
+            left = np.minimum(view.remaining_writes(index), view.write_limit).reshape(codes.shape)
+            margin = margin + self.wear_weight * (1.0 - left / view.write_limit)
+            frozen = left == 0
+            latent[frozen] = held[frozen] * scale
+        if ternary:  # TWN: the boundary is the threshold 0.7 mean|w| on |w| (``ternarize_twn``)
+            past = np.abs(np.abs(latent) - 0.7 * float(np.abs(latent).mean())) / scale
+        else:  # uniform rounding: half a level from the held code
+            past = np.abs(latent / scale - held) - 0.5
+        return np.where((codes != held) & (past > margin), codes, held)
+
     def step(self, batch: Batch, state: _SGDState, view: TrainingView) -> tuple[WriteRequest, _SGDState]:
         logits, traces = view.trace(batch.x)
         _, dlogits = softmax_cross_entropy(logits, batch.y)
@@ -110,6 +136,8 @@ class SGDTrainer(Trainer):
                 scale = view.scale(i)
                 np.clip(state.latent[i], -top * scale, top * scale, out=state.latent[i])
                 codes = np.clip(np.rint(state.latent[i] / scale), -top, top).astype(np.int64)
+            if self.hysteresis or self.wear_weight:
+                codes = self._with_hysteresis(view, i, state.latent[i], scale, codes, ternary=top == 1)
             bias = self._update(view.bias(i), g["b"], state.bias_m[i], state.bias_v[i], state.t)
             request.codes[i] = codes
             request.biases[i] = bias
