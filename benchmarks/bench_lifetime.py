@@ -25,7 +25,7 @@ and the levelling's own writes. Target (issue 16): for at least two trainers, le
 life >= 3x at no more than 1 point of accuracy over the life. A run that is still useful when its stream ends gives
 a lower bound (">").
 
-Run: ``python benchmarks/bench_lifetime.py [--quick]`` (full: about 25 minutes on 2 cores; quick: about 6)
+Run: ``python benchmarks/bench_lifetime.py [--quick]`` (full: about 12 minutes on 2 cores; quick: about 5)
 """
 
 from __future__ import annotations

@@ -138,7 +138,9 @@ def format_life_table(records: list[RunRecord], sample_rate_hz: float = DEFAULT_
             return f"{x:.3g}" if x is not None else f"> {run:.3g}"
         eol = to["end_of_life"]
         lev = r.memory.get("wear_levelling") or {}
-        body.append([r.trainer["name"], lev.get("policy", "none"), str(r.memory.get("write_budget") or "-"),
+        several = len({x.seed for x in streamed}) > 1
+        name = r.trainer["name"] + (f" seed {r.seed}" if several else "")
+        body.append([name, lev.get("policy", "none"), str(r.memory.get("write_budget") or "-"),
                      _percent(st["threshold"]), shown(to["first_failure"]), shown(to["one_percent_failed"]),
                      shown(eol), ("> " if eol is None else "") + duration((eol or run) / sample_rate_hz),
                      _percent(st["accuracy_over_life"]), f"{r.memory['cells_failed']:,}",
