@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -120,3 +121,20 @@ def bare_mlp(x: np.ndarray, y: np.ndarray, sizes: list[int], epochs: int, *, ter
                 param -= lr * (m[j] / (1 - 0.9 ** t)) / (np.sqrt(v[j] / (1 - 0.999 ** t)) + 1e-8)
         times.append(time.perf_counter() - start)
     return [effective(w) for w in ws] + bs, times
+
+
+def run_main(main: Callable[[], Any]) -> None:
+    """Run a benchmark's ``main`` as a script and exit: status 1 when it returns False, its own status when it
+    returns an int, else 0. Bad input (a :class:`~neurosim.errors.NeurosimError`, e.g. no MNIST folder) ends in one
+    line, and Ctrl-C too, over the figures already printed: never a traceback."""
+    from neurosim.errors import NeurosimError
+
+    try:
+        status = main()
+    except NeurosimError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    if status is False:
+        raise SystemExit(1)
+    raise SystemExit(status if isinstance(status, int) and not isinstance(status, bool) else 0)

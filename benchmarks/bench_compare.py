@@ -34,7 +34,7 @@ from neurosim.experiments.compare import CompareSpec, run_compare
 from neurosim.training import TrainingError, parse_param_text, trainer_class
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load, verdict
+from _common import Load, run_main, verdict
 
 WORST_RATIO_TARGET = 100.0
 
@@ -163,11 +163,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        main()
-    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

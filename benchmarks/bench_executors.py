@@ -24,13 +24,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 import neurosim
 from neurosim.chip import EXECUTORS
 from neurosim.data import load_dataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_main
 
 TIMESTEPS = (16, 32, 64, 128)
 LEVELS = (32, 16)
@@ -136,11 +141,4 @@ def main(argv: list[str] | None = None) -> bool:
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        raise SystemExit(0 if main() else 1)
-    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

@@ -37,7 +37,7 @@ from neurosim.chip._parallel import thread_count
 from neurosim.data import load_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load, spread, verdict
+from _common import Load, run_main, spread, verdict
 
 TARGET = 1.5  # chip pass time / numpy pass time, without read noise
 
@@ -134,11 +134,4 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, float]]:
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        main()
-    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import signal
 import statistics
 import sys
 import time
@@ -52,7 +53,7 @@ from neurosim.training import adapt, make_trainer
 from neurosim.training.endurance import UsefulLife, scaled_endurance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load, spread, verdict
+from _common import Load, run_main, spread, verdict
 
 TRAINERS = ("sgd", "coordinate", "bitflip", "lowrank")
 PARAMS = {"lowrank": {"apply_pending": True}}
@@ -104,6 +105,28 @@ def run(config: tuple) -> dict:
             "writes": record.memory["writes_total"], "wall": time.perf_counter() - t0}
 
 
+def _at_least(lo: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = lo - 1
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {lo} (got {text!r})")
+        return value
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1] (got {text!r})")
+    return value
+
+
 def _fmt(x: float | None, run: float) -> str:
     return f"> {run:.3g}" if x is None else f"{x:.3g}"
 
@@ -112,23 +135,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter streams (about 5 minutes on 2 cores)")
     parser.add_argument("--data", default="mnist")
-    parser.add_argument("--scale", type=float, default=1e-5, help="endurance scale of the accelerated test")
-    parser.add_argument("--budget", type=int, default=4, help="write budget per cell (writes)")
-    parser.add_argument("--period", type=int, default=100, help="update steps between levelling rounds")
-    parser.add_argument("--window", type=int, default=2000, help="held-out samples of the accuracy rule")
-    parser.add_argument("--evaluations", type=int, default=60)
+    parser.add_argument("--scale", type=_fraction, default=1e-5, help="endurance scale of the accelerated test")
+    parser.add_argument("--budget", type=_at_least(1), default=4, help="write budget per cell (writes)")
+    parser.add_argument("--period", type=_at_least(1), default=100, help="update steps between levelling rounds")
+    parser.add_argument("--window", type=_at_least(1), default=2000, help="held-out samples of the accuracy rule")
+    parser.add_argument("--evaluations", type=_at_least(2), default=60)
     parser.add_argument("--sample-rate", type=float, default=100.0, help="stream samples a second (for days)")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds --seed, --seed + 1, ... (summary: medians)")
+    parser.add_argument("--seeds", type=_at_least(1), default=1,
+                        help="seeds --seed, --seed + 1, ... (summary: medians)")
     parser.add_argument("--trainers", nargs="+", choices=TRAINERS, default=list(TRAINERS))
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--stream", type=int, default=None, help="stream length of every run (simulated samples; "
-                        "default: 4e6, 3e6 for coordinate, 1e6 for lowrank; a quarter of that with --quick)")
+    parser.add_argument("--workers", type=_at_least(1), default=2)
+    parser.add_argument("--stream", type=_at_least(1), default=None,
+                        help="stream length of every run (simulated samples; default: 4e6, 3e6 for coordinate, 1e6 "
+                        "for lowrank; a quarter of that with --quick)")
     args = parser.parse_args()
     given = args.stream
     cap = given or (1_000_000 if args.quick else 4_000_000)
     args.stream = (dict.fromkeys(TRAINERS, given) if given
                    else {"sgd": cap, "coordinate": 3 * cap // 4, "bitflip": cap, "lowrank": cap // 4})
+    scaled_endurance(neurosim.load_profile("rram_hfo2"), args.scale)  # a scale below one write: said before any work
+    if not args.sample_rate > 0:
+        parser.error(f"argument --sample-rate: must be a number > 0 (got {args.sample_rate!r})")
     load = Load()
     seeds = list(range(args.seed, args.seed + args.seeds))
     print(f"run to failure: MNIST 784-64-10 (host pre-trained, ternary) adapting to rotate on rram_hfo2, endurance x "
@@ -149,7 +177,9 @@ def main() -> int:
                             (t, "budget+aware", "none", args.budget, True, seed, args)]
     results = []
     try:
-        with mp.get_context("fork").Pool(args.workers) as pool:
+        # workers ignore Ctrl-C: the parent stops the pool and says what finished (no worker tracebacks)
+        with mp.get_context("fork").Pool(args.workers, initializer=signal.signal,
+                                         initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
             for r in pool.imap(run, configs):
                 results.append(r)
                 print(f"  {r['trainer']:<10} {r['config']:<13} seed {r['seed']}: end of life "
@@ -224,4 +254,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -27,7 +27,7 @@ import numpy as np
 import neurosim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load, spread, verdict
+from _common import Load, run_main, spread, verdict
 
 TARGETS = {"whole-array request": 5.0, "changed cells only": 10.0}
 
@@ -115,11 +115,4 @@ def main(argv: list[str] | None = None) -> list[tuple[str, float, float, float]]
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        main()
-    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

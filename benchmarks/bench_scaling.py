@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load, verdict
+from _common import Load, run_main, verdict
 
 LARGE = ("784-4096-10", "truenorth_like")
 MAP_TARGET_S = 5.0
@@ -134,11 +134,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        main()
-    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

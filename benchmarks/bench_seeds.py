@@ -42,7 +42,7 @@ from neurosim.nn.spec import model_from_spec
 from neurosim.training import make_trainer, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load, bare_mlp
+from _common import Load, bare_mlp, run_main
 
 PROFILE = "rram_hfo2"
 # the fp64 baseline's Adam step on the small sets, chosen on validation splits carved from their training sets (200
@@ -242,11 +242,4 @@ def main(argv: list[str] | None = None) -> list[tuple]:
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        main()
-    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

@@ -18,6 +18,7 @@ import json
 import os
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,9 @@ import numpy as np
 
 from neurosim.experiments import run_study, study_spec_from_dict
 from neurosim.experiments.store import StudyStore
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_main
 
 
 def _strip(record: dict) -> dict:
@@ -123,11 +127,4 @@ def main(argv: list[str] | None = None) -> bool:
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        raise SystemExit(0 if main() else 1)
-    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

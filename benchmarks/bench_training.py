@@ -47,7 +47,7 @@ from neurosim.training import make_trainer, train
 from neurosim.training.progress import ProgressBar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load, bare_mlp, spread, verdict
+from _common import Load, bare_mlp, run_main, spread, verdict
 
 # nvm_sgd's own default is per-sample (batch 1): 8,000 steps per epoch take ~9 minutes for 15 epochs here and
 # reach ~11 %; at batch 64 with lr 3 it runs in seconds (and is still the accuracy-poor, write-heavy baseline).
@@ -231,11 +231,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        main()
-    except NeurosimError as exc:  # bad input (e.g. no MNIST folder): one line, not a traceback
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

@@ -28,7 +28,7 @@ from neurosim.nn.spec import model_from_spec
 from neurosim.training import make_trainer, train, trainer_class
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Load
+from _common import Load, run_main
 
 SMALL = {"iris": "4-16-3", "wine": "13-16-3", "breast_cancer": "30-16-2", "digits": "64-64-10"}
 
@@ -108,11 +108,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from neurosim.errors import NeurosimError
-
-    try:
-        main()
-    except NeurosimError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    except KeyboardInterrupt:  # Ctrl-C: what finished is printed above; no traceback
-        raise SystemExit("interrupted: the figures printed above are the runs that finished") from None
+    run_main(main)

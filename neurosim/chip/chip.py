@@ -148,12 +148,9 @@ class Chip:
         if budget is None:
             self.budget = None
             return
-        weight_of = np.full(self.memory.n_cells, -1, dtype=np.int64)
-        offset = 0
-        for lt in self.mapping.tilings:
-            n = lt.fan_in * lt.fan_out
-            weight_of[lt.cell_index.reshape(n, -1)] = offset + np.arange(n, dtype=np.int64)[:, None]
-            offset += n
+        layer_of, index_of = self.held.owners  # a chip-wide id per weight (-1: a cell holding none)
+        stride = 1 + max(lt.fan_in * lt.fan_out for lt in self.mapping.tilings)
+        weight_of = np.where(layer_of >= 0, layer_of.astype(np.int64) * stride + index_of, -1)
         p2l = None if self.wear is None else (lambda cells: self.wear.p2l[cells])
         self.budget = WriteBudget(self.memory, budget, weight_of=weight_of, p2l=p2l)
 

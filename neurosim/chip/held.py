@@ -50,7 +50,7 @@ class HeldState:
         self._level_counts: dict[int, tuple[int, np.ndarray]] = {}
         self._ir_at: int | None = None  # the map version the IR-drop paths were worked out for
         self._ir_paths = None
-        self._owner = _cell_owners(mapping, memory.n_cells)
+        self._owner = cell_owners(mapping, memory.n_cells)
         self._change_memo: tuple[int | None, dict | None] = (None, None)
 
     # ------------------------------------------------------------------------------------- incremental caches
@@ -82,6 +82,12 @@ class HeldState:
             if mine.any():
                 out[lt.layer] = (np.unique(weight_of[cells[mine]]), cells[mine], before[mine])
         return out
+
+    @property
+    def owners(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per (logical) cell: its layer (-1: none, -2: a reference cell) and its weight's flat index in that layer
+        (read-only; see :func:`cell_owners`)."""
+        return self._owner
 
     @property
     def model(self) -> Model:
@@ -301,7 +307,7 @@ class HeldState:
         return self._registers.correction_matrix(index)
 
 
-def _cell_owners(mapping: Mapping, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+def cell_owners(mapping: Mapping, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Per memory cell: the analog layer whose weight it stores (-1: none, -2: a reference cell) and that weight's
     flat (fan_in, fan_out) index."""
     layer_of = np.full(n_cells, -1, dtype=np.int32)
@@ -315,4 +321,4 @@ def _cell_owners(mapping: Mapping, n_cells: int) -> tuple[np.ndarray, np.ndarray
     return layer_of, weight_of
 
 
-__all__ = ["HeldState"]
+__all__ = ["HeldState", "cell_owners"]

@@ -37,6 +37,7 @@ from ..errors import WriteRequestError
 from ..ledger import Ledger
 from ..mapping.mapper import Mapping
 from ..memory import NVMArray
+from .held import cell_owners
 
 POLICIES = ("none", "rotate", "hot_cold")
 
@@ -76,18 +77,11 @@ class WearLevelling:
             raise WriteRequestError(f"memory of {memory.n_cells} cells does not hold {self.n_tiles} tiles of "
                                     f"{rows}x{cols}")
         self.spare_rows = rows - (mapping.tilings[0].rows_per_tile if mapping.tilings else rows)
-        # which slots (logical rows) of each tile hold data, and which columns of its rows do
-        self._data_slot = np.zeros((self.n_tiles, rows), dtype=bool)
-        data = np.zeros(memory.n_cells, dtype=bool)
-        for lt in mapping.tilings:
-            data[lt.cell_index.reshape(-1)] = True
-            if lt.ref_index is not None:
-                data[lt.ref_index.reshape(-1)] = True
-        by_tile = data.reshape(self.n_tiles, rows, cols)
+        # which slots (logical rows) of each tile hold data (weights or reference cells), and which columns do
+        by_tile = (cell_owners(mapping, memory.n_cells)[0] != -1).reshape(self.n_tiles, rows, cols)
         self._data_slot = by_tile.any(axis=2)
         self._data_cols = [np.flatnonzero(by_tile[t].any(axis=0)) for t in range(self.n_tiles)]
-        self._phys_row = np.tile(np.arange(rows, dtype=np.int64), (self.n_tiles, 1))  # [tile, slot] -> row
-        self._slot_at = self._phys_row.copy()  # [tile, row] -> slot
+        self._slot_at = np.tile(np.arange(rows, dtype=np.int64), (self.n_tiles, 1))  # [tile, physical row] -> slot
         self._l2p = np.arange(memory.n_cells, dtype=np.int64)
         self._p2l = np.arange(memory.n_cells, dtype=np.int64)
         self._gap = np.full(self.n_tiles, rows - 1, dtype=np.int64)  # rotate: the free row data moves into
@@ -207,7 +201,6 @@ class WearLevelling:
         """Exchange the logical rows held by physical rows ``a`` and ``b`` of tile ``t`` (the map only)."""
         sa, sb = int(self._slot_at[t, a]), int(self._slot_at[t, b])
         self._slot_at[t, a], self._slot_at[t, b] = sb, sa
-        self._phys_row[t, sa], self._phys_row[t, sb] = b, a
         base = t * self._rows * self._cols
         cols = np.arange(self._cols, dtype=np.int64)
         la, lb = base + sa * self._cols + cols, base + sb * self._cols + cols
@@ -290,8 +283,8 @@ class WriteBudget:
         self._p2l = p2l
         self.refused = 0
 
-    def _whole_weights(self, cells: np.ndarray, levels: np.ndarray, over: np.ndarray) -> np.ndarray:
-        """``over`` widened to every changing cell of the weights it touches."""
+    def _whole_weights(self, cells: np.ndarray, over: np.ndarray, wants: np.ndarray) -> np.ndarray:
+        """``over`` widened to every cell the request changes (``wants``) of the weights it touches."""
         if self._weight_of is None or not over.any():
             return over
         logical = cells if self._p2l is None else self._p2l(cells)
@@ -300,20 +293,16 @@ class WriteBudget:
         hit = hit[hit >= 0]
         if not hit.size:
             return over
-        memory = self._memory
-        changing = ~memory.stuck_at(cells)
-        if not memory.always_writes:
-            changing &= memory.stored_at(cells) != np.asarray(levels)
-        return over | (changing & np.isin(weight, hit))
+        return over | (wants & np.isin(weight, hit))
 
     def remaining(self, physical_cells: np.ndarray) -> np.ndarray:
         """Writes each named physical cell may still take (int64)."""
         return self._limit[physical_cells] - self._memory.writes_at(physical_cells)
 
-    def _over(self, cells: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, bool]:
-        """Where a request would write a cell that has no budget left, and whether it names a cell twice (then a
-        cell's k-th write in the request needs k writes left, and each entry is judged against the level the
-        entry before it leaves)."""
+    def _over(self, cells: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Where a request would write a cell that has no budget left, where it would write at all, and whether it
+        names a cell twice (then a cell's k-th write in the request needs k writes left, and each entry is judged
+        against the level the entry before it leaves)."""
         memory = self._memory
         levels = np.asarray(levels)
         stuck = memory.stuck_at(cells)
@@ -321,20 +310,20 @@ class WriteBudget:
         twice = cells.size > 1 and bool(np.any(np.diff(cells) <= 0))
         if not twice:
             wants = ~stuck if memory.always_writes else ~stuck & (memory.stored_at(cells) != levels)
-            return wants & (used >= self._limit[cells]), False
+            return wants & (used >= self._limit[cells]), wants, False
         order = np.argsort(cells, kind="stable")
         c, lv = cells[order], levels[order]
         first = np.r_[True, c[1:] != c[:-1]]
         previous = np.where(first, memory.stored_at(c), np.r_[0, lv[:-1]])  # what the cell holds at that entry
-        wants = ~stuck[order] if memory.always_writes else ~stuck[order] & (previous != lv)
+        wants_sorted = ~stuck[order] if memory.always_writes else ~stuck[order] & (previous != lv)
         # writes the cell took earlier in this request (only its wanted entries write)
         group = np.cumsum(first) - 1
-        before = np.cumsum(wants) - wants
+        before = np.cumsum(wants_sorted) - wants_sorted
         earlier = before - before[np.flatnonzero(first)][group]
-        over_sorted = wants & (used[order] + earlier >= self._limit[c])
-        over = np.empty_like(over_sorted)
-        over[order] = over_sorted
-        return over, True
+        over, wants = np.empty_like(wants_sorted), np.empty_like(wants_sorted)
+        over[order] = wants_sorted & (used[order] + earlier >= self._limit[c])
+        wants[order] = wants_sorted
+        return over, wants, True
 
     def would_refuse(self, cells: np.ndarray, levels: np.ndarray) -> bool:
         return bool(self._over(cells, levels)[0].any())
@@ -342,8 +331,8 @@ class WriteBudget:
     def enforce(self, cells: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The request with every over-budget write refused: the cell is asked for the level it holds (under
         read-before-write that is no write), or left out when the policy writes every requested cell."""
-        over, twice = self._over(cells, levels)
-        over = self._whole_weights(cells, levels, over)
+        over, wants, twice = self._over(cells, levels)
+        over = self._whole_weights(cells, over, wants)
         n = int(np.count_nonzero(over))
         if not n:
             return cells, levels

@@ -101,7 +101,7 @@ def adapt(chip: Chip, trainer: Trainer, online: OnlineData, *, batch_size: int |
                       "writes_total": session.writes_total, "test_accuracy": test_acc})
         if stop:
             if not last:  # the run ends here: the trainer's pending state is written as at a stream's end
-                chip.apply(trainer.finish(session.state, session.view))
+                session.finish()
             break
     test = session.evaluate(online.x_test, online.y_test)
     session.record_epoch(1, session.evaluate(x, y), test)

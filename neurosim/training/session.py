@@ -111,12 +111,20 @@ class TrainingSession:
         request, self.state = self.trainer.step(batch, self.state, self.view)
         before = self.chip.memory.cells_failed  # (wear-levelling moves the controller makes may fail cells too)
         self.chip.apply(request)
-        if last:
-            self.chip.apply(self.trainer.finish(self.state, self.view))
-        failed = self.chip.memory.cells_failed > before
         self.steps += 1
         self.samples += len(batch.x)
-        if failed and self.first_failure_step is None:
+        self._note_failures(before)
+        if last:
+            self.finish()
+
+    def finish(self) -> None:
+        """Apply the trainer's ``finish`` request (after the run's last step, or when a stop rule ends it early)."""
+        before = self.chip.memory.cells_failed
+        self.chip.apply(self.trainer.finish(self.state, self.view))
+        self._note_failures(before)
+
+    def _note_failures(self, failed_before: int) -> None:
+        if self.chip.memory.cells_failed > failed_before and self.first_failure_step is None:
             self.first_failure_step = self.steps
 
     def evaluate(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
