@@ -94,7 +94,8 @@ def compare_study(spec: CompareSpec) -> StudySpec:
     if spec.scenario is None:
         given = [k for k, v in continual.items() if v is not None and not (k == "endurance_scale" and v == 1.0)]
         if given:
-            raise NeurosimError(f"{', '.join(given)} apply to online adaptation: give a scenario (--scenario)")
+            raise NeurosimError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to online "
+                                "adaptation: give a scenario (--scenario)")
         kind = "train"
         fixed["epochs"] = spec.epochs
     else:
