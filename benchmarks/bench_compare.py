@@ -87,7 +87,7 @@ def run_one(label: str, bits: int, seed: int, args, overrides: dict, n: int) -> 
     params = {**params, **overrides.get(label, {})}
     scenario = Scenario(shift=args.shift, analog_drift=args.analog_drift, digital_drift=args.digital_drift,
                         pretrain=(0, int(0.4 * n)), stream=(int(0.4 * n), int(0.4 * n) + args.stream),
-                        test=(int(0.8 * n), n), seed=seed)
+                        test=(int(0.8 * n), n), strength=getattr(args, "strength", 1.0), seed=seed)
     spec = CompareSpec(trainers=[name], profile=_profile(bits), data=args.data, model=args.model, weight_bits=bits,
                        scenario=scenario, seed=seed, batch_sizes={name: batch}, params={name: params})
     t0 = time.perf_counter()
@@ -96,6 +96,7 @@ def run_one(label: str, bits: int, seed: int, args, overrides: dict, n: int) -> 
         raise KeyboardInterrupt
     (record,) = records
     return {"before": record.epochs[0].test_accuracy, "after": record.final.test_accuracy,
+            "online": record.online_accuracy,
             "writes": record.final.writes_total, "worst": record.final.writes_max_cell,
             "aux": record.final.aux_memory_bytes, "seconds": time.perf_counter() - t0}
 

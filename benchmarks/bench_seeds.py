@@ -15,8 +15,11 @@ selects nothing. Claims:
 4. Bit-flip (Di Castro et al. 2024): comparable accuracy with up to 5x fewer updates and up to 3x less energy than
    SGD: ``bitflip`` vs ``sgd``, MNIST 784-128-10, equal epochs.
 5. Low-rank (Gural et al. 2020): about 1000x fewer worst-case writes than SGD, and better accuracy: online
-   adaptation of a pre-trained 8-bit 784-64-10 to rotated MNIST (rram_hfo2), the paper's configuration (rank 4, a
-   write every B = 100 samples) against per-sample ``sgd``, plus our ``apply_pending`` extension.
+   adaptation of a pre-trained 8-bit 784-64-10 to shifted MNIST (rram_hfo2; our rotate shift, and a milder mixed
+   shift nearer the paper's), the paper's configuration (rank 4, a write every B = 100 samples) against per-sample
+   ``nvm_sgd`` (the paper's kind of SGD) and ``sgd``, plus our ``apply_pending`` extension. Accuracy both as the
+   paper scores it (online: each stream sample predicted before the update it takes part in) and held out after
+   the stream.
 6. LUT inference (Baluja et al. 2018): no multiplications, no accuracy loss, under 1/3 of the memory: the ``lut``
    executor with 32 activation levels on ``mnist_mlp`` (rram_hfo2) against the float-activation network on the
    same codes, and its deployable bytes against float32.
@@ -155,30 +158,53 @@ def claim_bitflip(args) -> list[tuple]:
              f"(bitflip {_span([r['acc'] for r in flip])} %, equal epochs)", verdict)]
 
 
+#: The low-rank claim's two settings: our rotate shift (15-35 degrees, as the rest of the benchmarks), and the nearest
+#: of our shifts to the paper's distribution-shift data (its generator: rotation std 5-10 degrees, translation 1-2 px,
+#: background offsets up to 0.7, white noise up to 0.3): ``mixed`` at strength 0.5 (rotation 7.5-17.5 degrees, a
+#: background ramp up to 0.25, noise std 0.1). The learning rates are bench_compare's, chosen on the rotate setting's
+#: validation images; nothing is re-chosen for the milder one.
+LOWRANK_SETTINGS = (("rotate", 1.0), ("mixed", 0.5))
+
+
+def _versus(runs: dict, low: str, base: str) -> str:
+    """``low`` against ``base``: worst-cell writes ratio, online accuracy (medians [min-max]) and the held-out
+    accuracy difference after the stream."""
+    def med(key: str, label: str) -> float:
+        return _med([r[key] for r in runs[label]])
+
+    online = {k: [r["online"] for r in runs[k]] for k in (low, base)}
+    return (f"{med('worst', base) / max(med('worst', low), 1):.1f}x fewer, online {_span(online[low])} % vs "
+            f"{_span(online[base])} % ({100 * (med('online', low) - med('online', base)):+.2f} points), held-out "
+            f"after {100 * (med('after', low) - med('after', base)):+.2f} points")
+
+
 def claim_lowrank(args) -> list[tuple]:
     compare = _load_bench("bench_compare.py")
-    opts = argparse.Namespace(shift="rotate", analog_drift=0.0, digital_drift=0.0, stream=args.stream,
-                              data=args.data, model="784-64-10")
     n = 10_000
-    runs = {label: [compare["run_one"](label, 8, s, opts, {}, n) for s in args.lowrank_seeds]
-            for label in ("sgd", "nvm_sgd", "lowrank", "lowrank+apply")}
-    worst = {k: _med([r["worst"] for r in v]) for k, v in runs.items()}
-    after = {k: [r["after"] for r in v] for k, v in runs.items()}
+    rows = []
+    for shift, strength in LOWRANK_SETTINGS:
+        opts = argparse.Namespace(shift=shift, strength=strength, analog_drift=0.0, digital_drift=0.0,
+                                  stream=args.stream, data=args.data, model="784-64-10")
+        runs = {label: [compare["run_one"](label, 8, s, opts, {}, n) for s in args.lowrank_seeds]
+                for label in ("sgd", "nvm_sgd", "lowrank", "lowrank+apply")}
+        worst = {k: _med([r["worst"] for r in v]) for k, v in runs.items()}
+        online = {k: [r["online"] for r in v] for k, v in runs.items()}
 
-    def versus(low: str, base: str) -> tuple[float, float]:
-        return worst[base] / max(worst[low], 1), 100 * (_med(after[low]) - _med(after[base]))
-
-    paper_nvm, paper_sgd, ours_sgd = versus("lowrank", "nvm_sgd"), versus("lowrank", "sgd"), versus(
-        "lowrank+apply", "sgd")
-    # the paper's baseline writes quantised per-sample updates with no latent weights: our nvm_sgd; its ~1000x
-    # came mostly from counting SGD's convolution writes once per output pixel, which an MLP has none of
-    verdict = ("holds" if paper_nvm[0] >= 500 and paper_nvm[1] >= 0
-               else "partly" if paper_nvm[0] >= 100 or paper_sgd[0] >= 100 else "does not hold")
-    return [("~1000x fewer worst-case writes than SGD, better accuracy", "low-rank", "~1000x, better",
-             f"paper's setting (rank 4, B = 100) vs nvm_sgd (the paper's kind of SGD): {paper_nvm[0]:.0f}x fewer, "
-             f"{paper_nvm[1]:+.2f} points; vs sgd with latent weights: {paper_sgd[0]:.1f}x, {paper_sgd[1]:+.2f} "
-             f"points ({_span(after['lowrank'])} % vs {_span(after['sgd'])} %); apply_pending (rank 32) vs sgd: "
-             f"{ours_sgd[0]:.0f}x, {ours_sgd[1]:+.2f} points", verdict)]
+        # the paper's baseline writes quantised per-sample updates with no latent weights: our nvm_sgd; its ~1000x
+        # came mostly from counting SGD's convolution writes once per output pixel, which an MLP has none of.
+        # "better accuracy" is judged on the paper's own figure, the online (prequential) accuracy of the stream
+        ratio = worst["nvm_sgd"] / max(worst["lowrank"], 1)
+        better = _med(online["lowrank"]) >= _med(online["nvm_sgd"])
+        verdict = ("holds" if ratio >= 500 and better else "partly" if ratio >= 100 or better else "does not hold")
+        label = (f"{shift} 15-35 deg" if strength == 1 else
+                 f"{shift} x {strength:g}, nearer the paper's shifts")
+        rows.append((f"~1000x fewer worst-case writes than SGD, better accuracy ({label})", "low-rank",
+                     "~1000x, better",
+                     f"paper's configuration (rank 4, B = 100) vs nvm_sgd (the paper's kind of SGD): "
+                     f"{_versus(runs, 'lowrank', 'nvm_sgd')}; vs sgd with latent weights: "
+                     f"{_versus(runs, 'lowrank', 'sgd')}; "
+                     f"apply_pending (rank 32) vs sgd: {_versus(runs, 'lowrank+apply', 'sgd')}", verdict))
+    return rows
 
 
 def claim_lut(args) -> list[tuple]:

@@ -39,6 +39,8 @@ METRICS: dict[str, Metric] = {
     "test_accuracy": Metric("test accuracy (%)", "max", _TRAIN, 100.0, "%", short="test acc %"),
     "test_accuracy_before": Metric("test accuracy before training (%)", "max", _TRAIN, 100.0, "%",
                       short="acc before %"),
+    "online_accuracy": Metric("online accuracy over the stream, each sample scored before its update (%)", "max",
+                              ("adapt",), 100.0, "%", short="online acc %"),
     "writes_total": Metric("cell writes", "min", _TRAIN, short="writes"),
     "writes_max_cell": Metric("writes of the most-written cell", "min", _TRAIN, short="worst cell"),
     "write_density": Metric("writes per cell per step", "min", _TRAIN, short="density"),
@@ -82,8 +84,8 @@ METRICS: dict[str, Metric] = {
 HEADLINE: dict[str, tuple[str, ...]] = {
     "train": ("test_accuracy", "writes_total", "writes_max_cell", "energy_total_j", "lifetime_days",
               "aux_memory_bytes"),
-    "adapt": ("test_accuracy", "test_accuracy_before", "writes_total", "writes_max_cell", "energy_total_j",
-              "lifetime_days"),
+    "adapt": ("test_accuracy", "online_accuracy", "test_accuracy_before", "writes_total", "writes_max_cell",
+              "energy_total_j", "lifetime_days"),
     "infer": ("accuracy", "energy_per_inference_j", "latency_s", "area_mm2", "tops_per_w", "tops_per_mm2"),
     "map": ("tiles", "cores_used", "cell_utilisation", "area_mm2", "flit_hops"),
 }
@@ -118,7 +120,7 @@ def metrics_of_result(kind: str, result: Any) -> dict[str, float | None]:
     """The headline metrics of a loaded result (see :func:`load_result`)."""
     if kind in _TRAIN:
         row = summary_rows([result])[0]  # at the default sample rate, one training sample a second
-        out = {k: _number(row[k]) for k in ("test_accuracy", "test_accuracy_before", "writes_total",
+        out = {k: _number(row[k]) for k in ("test_accuracy", "test_accuracy_before", "online_accuracy", "writes_total",
                                             "writes_max_cell", "write_density", "write_density_per_sample",
                                             "cells_failed", "energy_total_j", "energy_write_j", "energy_program_j",
                                             "power_w", "average_power_w", "aux_memory_bytes", "lifetime_steps",

@@ -26,7 +26,8 @@ CONTEXT_GID = "neurosim-context"
 def plot_comparison(records: list[RunRecord], out_dir: str | Path, *, context: str | None = None) -> dict[str, Path]:
     """Write the four comparison plots into ``out_dir``; returns their paths by name.
 
-    - ``accuracy_vs_writes.png``: test accuracy against cumulative cell writes, one line per trainer;
+    - ``accuracy_vs_writes.png``: test accuracy against cumulative cell writes, one line per trainer (online runs:
+      the stream's online accuracy so far too, dashed);
     - ``worst_cell_writes.png``: writes of the most-written cell per trainer (linear scale), the lifetime to the
       first worn-out cell at one training sample a second annotated;
     - ``energy_breakdown.png``: training energy by category per trainer (stacked), and programming energy (write
@@ -63,11 +64,13 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path, *, context: s
     paths = {}
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    online = False
     for name, group in groups.items():
         if len(group) == 1:
             pts = _accuracy_points(group[0])
             pts = [(w, a) for w, a in pts if a is not None]
-            ax.plot([w for w, _ in pts], [100 * a for _, a in pts], marker=".", label=name)
+            (line,) = ax.plot([w for w, _ in pts], [100 * a for _, a in pts], marker=".", label=name)
+            online |= _online_line(ax, group, line.get_color())
             continue
         runs = [_accuracy_points(r) for r in group]
         length = min(len(p) for p in runs)  # runs of one trainer differ in length only if cut short
@@ -83,11 +86,14 @@ def plot_comparison(records: list[RunRecord], out_dir: str | Path, *, context: s
             high.append(min(100 * acc.high, 100.0))
         (line,) = ax.plot(xs, mean, marker=".", label=name)
         ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        online |= _online_line(ax, group, line.get_color())
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlabel("cumulative cell writes")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("accuracy against writes" + note)
-    ax.legend()
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(("accuracy against writes (solid: test set)" if online else "test accuracy against writes") + note)
+    if online:
+        ax.plot([], [], linestyle="--", color="0.4", label="dashed: online accuracy of the stream so far")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     paths["accuracy_vs_writes"] = _save(fig, out_dir / "accuracy_vs_writes.png", plt, context)
 
@@ -189,6 +195,20 @@ def _useful_life(plt, records: list[RunRecord], out_dir: Path, context: str | No
     for ax in (top, bottom):
         ax.grid(alpha=0.3)
     return _save(fig, out_dir / "useful_life.png", plt, context, tight=True)
+
+
+def _online_line(ax, group: list[RunRecord], color: str) -> bool:
+    """Online runs: the stream's online (prequential) accuracy so far at each checkpoint, dashed, mean over the
+    group's seeds (nothing for offline runs, whose checkpoints carry none)."""
+    runs = [[(p.writes_total, p.online_accuracy) for p in r.checkpoints if p.online_accuracy is not None]
+            for r in group]
+    length = min(len(p) for p in runs)
+    if not length:
+        return False
+    xs = [float(np.mean([p[i][0] for p in runs])) for i in range(length)]
+    ys = [100 * float(np.mean([p[i][1] for p in runs])) for i in range(length)]
+    ax.plot(xs, ys, linestyle="--", color=color)
+    return True
 
 
 def _accuracy_points(record: RunRecord) -> list[tuple[int, float | None]]:

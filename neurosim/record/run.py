@@ -11,7 +11,7 @@ wall times.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,9 @@ class Checkpoint:
     test_accuracy: float | None
     writes_total: int
     ledger: dict[str, Any] = field(repr=False)
+    #: online runs: prequential accuracy of the stream so far (each sample predicted by the chip before the update
+    #: it takes part in, as Gural et al. 2020 score online training); None for offline training
+    online_accuracy: float | None = None
 
     def energy(self, profile: Profile) -> EnergyReport:
         """The run's cumulative energy and time at this point, priced under ``profile``."""
@@ -103,6 +106,12 @@ class RunRecord:
     @property
     def final(self) -> EpochRecord:
         return self.epochs[-1]
+
+    @property
+    def online_accuracy(self) -> float | None:
+        """Online runs: prequential accuracy over the whole stream (each sample predicted by the chip before the
+        update it takes part in); None for offline training."""
+        return self.checkpoints[-1].online_accuracy if self.checkpoints else None
 
     # ------------------------------------------------------------------------------------------------ pricing
     def pricing_profile(self) -> Profile:
@@ -196,8 +205,10 @@ def _list(data: dict, key: str, source: str) -> list:
 
 
 def _typed(cls: type, data: Any, where: str) -> Any:
-    names = tuple(cls.__dataclass_fields__)
-    return cls(**check_keys(data, names, (), where))
+    declared = fields(cls)
+    required = tuple(f.name for f in declared if f.default is MISSING and f.default_factory is MISSING)
+    optional = tuple(f.name for f in declared if f.name not in required)  # added later, with a default
+    return cls(**check_keys(data, required, optional, where))
 
 
 def load_record(path: str | Path) -> RunRecord:

@@ -17,7 +17,8 @@ from .units import data_size, duration, si
 #: an always-on edge sensor that learns from what it sees (``--sample-rate`` changes it)
 DEFAULT_SAMPLE_RATE_HZ = 1.0
 
-CSV_COLUMNS = ["trainer", "batch_size", "samples", "test_accuracy", "test_accuracy_before", "writes_total",
+CSV_COLUMNS = ["trainer", "batch_size", "samples", "test_accuracy", "test_accuracy_before", "online_accuracy",
+               "writes_total",
                "writes_max_cell", "write_density", "write_density_per_sample", "cells_failed"] + [
     f"energy_{c}_j" for c in ENERGY_CATEGORIES] + [
     "energy_program_j", "energy_total_j", "power_w", "sample_rate_hz", "average_power_w", "aux_memory_bytes",
@@ -63,6 +64,7 @@ def summary_rows(records: list[RunRecord], sample_rate_hz: float = DEFAULT_SAMPL
         cells = r.model.get("cells") or 0
         row = {"trainer": r.trainer["name"], "batch_size": r.batch_size, "samples": samples,
                "test_accuracy": e.test_accuracy, "test_accuracy_before": r.epochs[0].test_accuracy,
+               "online_accuracy": r.online_accuracy,
                "writes_total": e.writes_total, "writes_max_cell": e.writes_max_cell, "write_density": e.write_density,
                "write_density_per_sample": e.writes_total / (cells * samples) if cells and samples else 0.0,
                "cells_failed": e.cells_failed}
@@ -97,13 +99,13 @@ def format_table(records: list[RunRecord], sample_rate_hz: float = DEFAULT_SAMPL
     per cell per sample, cells worn out in this run, programming and total energy, busy and average power, aux
     memory, lifetime to the first worn-out cell and to 1 % of cells (at ``sample_rate_hz``), wall time."""
     online = any("scenario" in r.run_info for r in records)
-    head = ["trainer", "batch"] + (["acc before"] if online else []) + [
+    head = ["trainer", "batch"] + (["acc before", "online acc"] if online else []) + [
         "test acc", "writes", "worst cell", "writes/cell/sample", "failed", "program", "total energy", "busy power",
         "avg power", "aux memory", "life: 1st cell", "1% cells", "wall s"]
     body = []
     for row in summary_rows(records, sample_rate_hz):
-        body.append([row["trainer"], str(row["batch_size"])] + ([_percent(row["test_accuracy_before"])] if online
-                                                               else []) + [
+        body.append([row["trainer"], str(row["batch_size"])] + ([
+            _percent(row["test_accuracy_before"]), _percent(row["online_accuracy"])] if online else []) + [
             _percent(row["test_accuracy"]), f"{row['writes_total']:,}", f"{row['writes_max_cell']:,}",
             f"{row['write_density_per_sample']:.2e}", str(row["cells_failed"]), si(row["energy_program_j"], "J"),
             si(row["energy_total_j"], "J"), si(row["power_w"], "W"), si(row["average_power_w"], "W"),
@@ -114,6 +116,9 @@ def format_table(records: list[RunRecord], sample_rate_hz: float = DEFAULT_SAMPL
             f"{row['wall_time_s']:.1f}"])
     note = (f"lifetimes and average power at {sample_rate_hz:g} training sample(s) a second (--sample-rate); "
             "'never': no cell is written")
+    if online:
+        note += ("\nonline acc: the stream as the chip classified each sample just before the update it took part in "
+                 "(prequential); test acc: the shifted test part after the stream")
     return _aligned([head] + body) + "\n" + note
 
 
@@ -153,6 +158,7 @@ def format_life_table(records: list[RunRecord], sample_rate_hz: float = DEFAULT_
 
 #: Columns summarised over seeds (mean and 95 % confidence interval), with the scale and format they are shown in
 _OVER_SEEDS = [("test_accuracy", "test acc %", 100.0, ".2f"), ("test_accuracy_before", "acc before %", 100.0, ".2f"),
+               ("online_accuracy", "online acc %", 100.0, ".2f"),
                ("writes_total", "writes", 1.0, ".4g"), ("writes_max_cell", "worst cell", 1.0, ".3g"),
                ("write_density_per_sample", "writes/cell/sample", 1.0, ".3g"),
                ("energy_total_j", "total energy J", 1.0, ".3g"), ("average_power_w", "avg power W", 1.0, ".3g"),
@@ -195,7 +201,7 @@ def format_table_over_seeds(records: list[RunRecord], sample_rate_hz: float = DE
     """The results table over seeds: per trainer, each figure as ``mean +- half-width`` of its 95 % confidence
     interval (Student's t over the seeds); lifetimes in days and average power at ``sample_rate_hz``."""
     online = any("scenario" in r.run_info for r in records)
-    columns = [c for c in _OVER_SEEDS if online or c[0] != "test_accuracy_before"]
+    columns = [c for c in _OVER_SEEDS if online or c[0] not in ("test_accuracy_before", "online_accuracy")]
     groups = _by_trainer(records, sample_rate_hz)
     cells = [["trainer", "batch", "seeds"] + [c[1] for c in columns]]
     for trainer, rows in groups.items():

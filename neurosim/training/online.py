@@ -4,7 +4,9 @@
 The chip holds a model pre-trained on the host; stream samples arrive in order (no shuffling, no second pass) in
 groups of ``batch_size``; after each group the trainer's write request is applied (the trainer's ``finish``
 request follows the last step) and the memory drifts by the scenario's amount for that many samples. Accuracy on
-the shifted test part is recorded along the stream.
+the shifted test part is recorded along the stream, and so is the online (prequential) accuracy: each stream batch
+as the chip classified it just before the update it takes part in (from the trainer's own forward pass, so scoring
+adds no chip read), the figure Gural et al. (2020) report for online training.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def adapt(chip: Chip, trainer: Trainer, online: OnlineData, *, batch_size: int |
         chip.calibrate(online.pretrain.x_train[:calibration_samples])
     if write_budget is not None:
         chip.set_write_budget(write_budget)
-    session = TrainingSession(chip, trainer, x, y, seed=seed, batch_size=batch_size)
+    session = TrainingSession(chip, trainer, x, y, seed=seed, batch_size=batch_size, score_stream=True)
     samples_total = len(x) if stream is None else stream
     steps_total = -(-samples_total // batch_size)
     eval_every = max(1, steps_total // (evaluations if until is None else until.evaluations))

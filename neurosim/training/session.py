@@ -61,10 +61,14 @@ class TrainingSession:
         Passed to the trainer's ``init``.
     batch_size : int
         Samples per step (for the aux-memory declaration and the record).
+    score_stream : bool
+        Keep the online (prequential) accuracy: each step's batch scored by the chip's prediction before the update,
+        taken from the trainer's own first counted forward pass of the step (no extra chip read, no extra count).
+        Steps whose trainer runs no forward pass on its batch are not scored. Online adaptation sets it.
     """
 
     def __init__(self, chip: Chip, trainer: Trainer, x_init: np.ndarray, y_init: np.ndarray, *, seed: int,
-                 batch_size: int):
+                 batch_size: int, score_stream: bool = False):
         self.chip = chip
         self.trainer = trainer
         self.seed = int(seed)
@@ -85,6 +89,9 @@ class TrainingSession:
         self.checkpoints: list[Checkpoint] = []
         self._t0 = time.perf_counter()
         self._excluded = 0.0
+        self.score_stream = score_stream
+        self.scored = 0  # stream samples scored before their update, and how many of them the chip got right
+        self.scored_correct = 0
 
     def _place_aux(self, chip: Chip, trainer: str) -> int:
         """Check the trainer's state against the chip's aux memory: what does not fit is refused or, by the
@@ -108,7 +115,14 @@ class TrainingSession:
     def step(self, batch: Batch, last: bool) -> None:
         """One trainer step and its write request; after the run's ``last`` step, the trainer's ``finish``
         request too."""
+        if self.score_stream:
+            self.view._expect_scoring()
         request, self.state = self.trainer.step(batch, self.state, self.view)
+        if self.score_stream:
+            logits = self.view._scored_logits()
+            if logits is not None and logits.shape[0] == len(batch.y):
+                self.scored += len(batch.y)
+                self.scored_correct += int(np.count_nonzero(logits.argmax(axis=1) == batch.y))
         before = self.chip.memory.cells_failed  # (wear-levelling moves the controller makes may fail cells too)
         self.chip.apply(request)
         self.steps += 1
@@ -146,6 +160,11 @@ class TrainingSession:
     def _ledger_since_start(self) -> dict[str, Any]:
         return (self.chip.ledger - self._start_ledger).to_dict()
 
+    @property
+    def online_accuracy(self) -> float | None:
+        """Prequential accuracy over the stream so far (see ``score_stream``); None when nothing was scored."""
+        return self.scored_correct / self.scored if self.scored else None
+
     def checkpoint(self, test_accuracy: float) -> None:
         """Keep an evaluation point (with the run's counts so far); a later one at the same step (e.g. after the
         converters are recalibrated at an epoch's end) replaces the earlier, so that curves end where tables do."""
@@ -153,7 +172,8 @@ class TrainingSession:
             self.checkpoints.pop()
         self.checkpoints.append(Checkpoint(step=self.steps, samples=self.samples,
                                            wall_time_s=self.training_seconds(), test_accuracy=test_accuracy,
-                                           writes_total=self.writes_total, ledger=self._ledger_since_start()))
+                                           writes_total=self.writes_total, ledger=self._ledger_since_start(),
+                                           online_accuracy=self.online_accuracy if self.score_stream else None))
 
     def record_epoch(self, epoch: int, train: tuple[float, float], test: tuple[float, float]) -> EpochRecord:
         """Keep the state after ``epoch`` (0: before training) with ``(accuracy, loss)`` on train and test data."""
