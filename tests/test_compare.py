@@ -129,9 +129,10 @@ def test_ctrl_c_on_compare_keeps_every_finished_record_and_a_rerun_resumes(tmp_p
     import time
 
     out = tmp_path / "cmp"
-    # two fast trainers, then a slow one (nvm_sgd, batch 1: over a second here), one worker: the interrupt lands
-    # while the third runs (with five fast ones, the study could finish between the poll and the signal)
-    argv = [sys.executable, "-m", "neurosim", "compare", "--model", "64-32-10", "--epochs", "4", "--workers", "1",
+    # two fast trainers, then a slow one (nvm_sgd, batch 1: seconds here), one worker: the interrupt lands while the
+    # third runs. (With five fast ones the study could finish between the poll and the signal; and a poll that waits
+    # for the coordinator's write lock, sqlite's default 5 s, could outlast the study: the poll gives up at once.)
+    argv = [sys.executable, "-m", "neurosim", "compare", "--model", "64-32-10", "--epochs", "8", "--workers", "1",
             "--trainers", "bitflip", "coordinate", "nvm_sgd", "--out", str(out)]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     store = out / "study.sqlite"
@@ -141,10 +142,11 @@ def test_ctrl_c_on_compare_keeps_every_finished_record_and_a_rerun_resumes(tmp_p
         assert process.poll() is None, process.communicate()
         time.sleep(0.1)
         try:
-            with sqlite3.connect(store) as db:
+            with sqlite3.connect(store, timeout=0.01) as db:
                 done = db.execute("SELECT COUNT(*) FROM points WHERE status = 'done'").fetchone()[0]
         except sqlite3.OperationalError:
             done = 0
+    assert process.poll() is None and done == 2, (done, process.communicate())
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
