@@ -134,7 +134,10 @@ def test_ctrl_c_on_compare_keeps_every_finished_record_and_a_rerun_resumes(tmp_p
     # for the coordinator's write lock, sqlite's default 5 s, could outlast the study: the poll gives up at once.)
     argv = [sys.executable, "-m", "neurosim", "compare", "--model", "64-32-10", "--epochs", "8", "--workers", "1",
             "--trainers", "bitflip", "coordinate", "nvm_sgd", "--out", str(out)]
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as from a terminal: a suite run as a background job (`cmd &`) ignores SIGINT, and the child would inherit
+    # that (Python then installs no KeyboardInterrupt handler), so the child starts with the default disposition
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     store = out / "study.sqlite"
     deadline = time.time() + 120
     done = 0
