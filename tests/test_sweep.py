@@ -327,3 +327,18 @@ seeds = 1
               p.metrics["energy_per_inference_j"] for p in points}
     assert energy[(8, 0.4)] > energy[(8, 0.2)] > energy[(4, 0.2)]
     assert (out / "plots" / "pareto_accuracy_vs_energy_per_inference_j.png").is_file()
+
+
+def test_a_dead_worker_is_explained_by_its_exit_code():
+    """A worker gone without a result: killed (SIGKILL hints at the out-of-memory killer), or exited with an error
+    (the usual cause: a script that starts a study without a __main__ guard, or from stdin, cannot be re-imported by
+    the spawned workers)."""
+    import signal
+
+    from neurosim.experiments.engines import _death
+
+    assert "SIGKILL" in _death(-signal.SIGKILL) and "out-of-memory" in _death(-signal.SIGKILL)
+    assert "SIGTERM" in _death(-signal.SIGTERM) and "memory" not in _death(-signal.SIGTERM)
+    assert "exit code 1" in _death(1) and "__main__" in _death(1)
+    assert "did not exit" in _death(None)
+    assert "signal 99" in _death(-99)

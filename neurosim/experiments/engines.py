@@ -46,6 +46,24 @@ def default_workers() -> int:
 
 
 # ---------------------------------------------------------------------------------------------------- local
+def _death(code: int | None) -> str:
+    """Why a worker that returned no result is gone, as far as its exit code tells."""
+    if code is None:
+        return "the worker process stopped answering while running this point and did not exit"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (the kernel's out-of-memory killer sends SIGKILL)" if -code == signal.SIGKILL else ""
+        return f"the worker process was killed by {name} while running this point{hint}"
+    # a spawned worker re-imports the main script: one run from stdin, or one that starts a study at import time
+    # (no `if __name__ == "__main__":` guard), fails there and exits 1 with its traceback on stderr
+    return (f"the worker process exited (exit code {code}) while running this point; its error is on stderr above "
+            "(a script that runs a study must start it under `if __name__ == \"__main__\":` and be run from a file: "
+            "workers are spawned and re-import it)")
+
+
 def _worker_main(conn: Connection, parent_pid: int) -> None:
     """A local worker: run payloads received on ``conn`` until told to stop or the coordinator disappears."""
     # Ctrl-C reaches the whole process group: the coordinator decides what stops, workers ignore it
@@ -136,8 +154,7 @@ class LocalEngine:
                 w.process.join(timeout=5)
                 code = w.process.exitcode
                 done.append(Completion(w.key, {"key": w.key, "ok": False, "wall_s": None, "worker": None,
-                                               "error": f"the worker process died (exit code {code}) while running "
-                                                        "this point (out of memory?)"}))
+                                               "error": _death(code)}))
                 self._pool[self._pool.index(w)] = _LocalWorker(self._context)
         return done
 
