@@ -135,3 +135,24 @@ def test_online_accuracy_in_tables_csv_rows_metrics_and_round_trip(online):
     bad["checkpoints"][0]["online_acc"] = 0.5
     with pytest.raises(RecordError, match="online_acc"):
         RunRecord.from_dict(bad)
+
+
+class _Scribbler(_Idle):
+    """Runs the chip forward, then overwrites its logits in place and writes nothing."""
+
+    name = "scribbler_for_test"
+
+    def step(self, batch, state, view):
+        logits, _ = view.trace(batch.x)
+        logits[:] = 0.0  # in place: the score must already have been taken
+        view.trace(batch.x[:1])  # a second pass in the same step is not the one scored
+        return WriteRequest(), state
+
+
+def test_the_score_is_taken_from_the_first_pass_and_survives_in_place_edits(online):
+    from neurosim.training.session import evaluate
+
+    chip = neurosim.Chip("ideal", neurosim.load_model("digits_mlp"), seed=0)
+    expected, _ = evaluate(chip, online.x_stream, online.y_stream)  # nothing is written: the chip never changes
+    record = adapt(chip, _Scribbler(), online, batch_size=50, evaluations=2, seed=0)
+    assert record.online_accuracy == pytest.approx(expected, abs=1e-12)

@@ -46,9 +46,10 @@ class TrainingView:
         # the share of trainer state held off chip (aux_memory.overflow = "off_chip"): that share of every aux
         # access is an off-chip transfer (the state is spread evenly over what it touches: a stated simplification)
         self.off_chip_share = 0.0
-        # the logits of the first counted forward pass since :meth:`_expect_scoring` (the step's prediction on its
-        # batch before any update: what an online run's prequential accuracy scores, at no extra chip read)
-        self._first_logits: np.ndarray | None = None
+        # the classes predicted by the first counted forward pass since :meth:`_expect_scoring` (the step's prediction
+        # on its batch before any update: what an online run's prequential accuracy scores, at no extra chip read);
+        # taken at once, so a trainer that later works on its logits in place cannot change them
+        self._first_predictions: np.ndarray | None = None
         self._scoring = False
 
     @property
@@ -98,18 +99,18 @@ class TrainingView:
     def trace(self, x: np.ndarray) -> tuple[np.ndarray, list[LayerTrace]]:
         """Counted forward pass on the chip: logits and per-layer traces for a backward pass."""
         logits, traces = self._chip.trace(x)
-        if self._scoring and self._first_logits is None:
-            self._first_logits = logits
+        if self._scoring and self._first_predictions is None:
+            self._first_predictions = np.asarray(logits).argmax(axis=1)
         return logits, traces
 
     def _expect_scoring(self) -> None:
-        """(session) Keep the logits of the next counted forward pass."""
-        self._scoring, self._first_logits = True, None
+        """(session) Keep the predicted classes of the next counted forward pass."""
+        self._scoring, self._first_predictions = True, None
 
-    def _scored_logits(self) -> np.ndarray | None:
-        """(session) The logits kept since :meth:`_expect_scoring` (None: the trainer ran no forward pass)."""
+    def _scored_predictions(self) -> np.ndarray | None:
+        """(session) The classes kept since :meth:`_expect_scoring` (None: the trainer ran no forward pass)."""
         self._scoring = False
-        return self._first_logits
+        return self._first_predictions
 
     def count_backward(self, batch: int, lowest_layer: int) -> None:
         """Count carrying ``batch`` samples' errors down through the layers above ``lowest_layer`` (the executor

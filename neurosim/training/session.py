@@ -119,10 +119,10 @@ class TrainingSession:
             self.view._expect_scoring()
         request, self.state = self.trainer.step(batch, self.state, self.view)
         if self.score_stream:
-            logits = self.view._scored_logits()
-            if logits is not None and logits.shape[0] == len(batch.y):
+            predicted = self.view._scored_predictions()
+            if predicted is not None and predicted.shape[0] == len(batch.y):
                 self.scored += len(batch.y)
-                self.scored_correct += int(np.count_nonzero(logits.argmax(axis=1) == batch.y))
+                self.scored_correct += int(np.count_nonzero(predicted == batch.y))
         before = self.chip.memory.cells_failed  # (wear-levelling moves the controller makes may fail cells too)
         self.chip.apply(request)
         self.steps += 1
