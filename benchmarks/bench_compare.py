@@ -87,7 +87,7 @@ def run_one(label: str, bits: int, seed: int, args, overrides: dict, n: int) -> 
     params = {**params, **overrides.get(label, {})}
     scenario = Scenario(shift=args.shift, analog_drift=args.analog_drift, digital_drift=args.digital_drift,
                         pretrain=(0, int(0.4 * n)), stream=(int(0.4 * n), int(0.4 * n) + args.stream),
-                        test=(int(0.8 * n), n), strength=getattr(args, "strength", 1.0), seed=seed)
+                        test=(int(0.8 * n), n), strength=args.strength, seed=seed)
     spec = CompareSpec(trainers=[name], profile=_profile(bits), data=args.data, model=args.model, weight_bits=bits,
                        scenario=scenario, seed=seed, batch_sizes={name: batch}, params={name: params})
     t0 = time.perf_counter()
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--bits", type=int, nargs="+", default=[8, 2], choices=sorted(CONFIGS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--shift", default="rotate")
+    parser.add_argument("--strength", type=float, default=1.0, help="scale of the shift (1: rotations of 15-35 deg)")
     parser.add_argument("--analog-drift", type=float, default=0.0)
     parser.add_argument("--digital-drift", type=float, default=0.0)
     parser.add_argument("--stream", type=int, default=4000, help="stream samples used (from image 4,000 on)")

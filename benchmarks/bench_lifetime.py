@@ -45,6 +45,7 @@ from pathlib import Path
 os.environ.setdefault("NEUROSIM_NUM_THREADS", "1")  # two runs side by side, one core each
 
 import neurosim
+from neurosim.cli import _fraction, _int_at_least, _positive_float  # the CLI's argparse types
 from neurosim.data import load_dataset
 from neurosim.data.streams import Scenario, online_scenario
 from neurosim.nn.host_training import train_on_host
@@ -105,28 +106,6 @@ def run(config: tuple) -> dict:
             "writes": record.memory["writes_total"], "wall": time.perf_counter() - t0}
 
 
-def _at_least(lo: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = lo - 1
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {lo} (got {text!r})")
-        return value
-    return parse
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1] (got {text!r})")
-    return value
-
-
 def _fmt(x: float | None, run: float) -> str:
     return f"> {run:.3g}" if x is None else f"{x:.3g}"
 
@@ -136,17 +115,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shorter streams (about 5 minutes on 2 cores)")
     parser.add_argument("--data", default="mnist")
     parser.add_argument("--scale", type=_fraction, default=1e-5, help="endurance scale of the accelerated test")
-    parser.add_argument("--budget", type=_at_least(1), default=4, help="write budget per cell (writes)")
-    parser.add_argument("--period", type=_at_least(1), default=100, help="update steps between levelling rounds")
-    parser.add_argument("--window", type=_at_least(1), default=2000, help="held-out samples of the accuracy rule")
-    parser.add_argument("--evaluations", type=_at_least(2), default=60)
-    parser.add_argument("--sample-rate", type=float, default=100.0, help="stream samples a second (for days)")
+    parser.add_argument("--budget", type=_int_at_least(1), default=4, help="write budget per cell (writes)")
+    parser.add_argument("--period", type=_int_at_least(1), default=100, help="update steps between levelling rounds")
+    parser.add_argument("--window", type=_int_at_least(1), default=2000, help="held-out samples of the accuracy rule")
+    parser.add_argument("--evaluations", type=_int_at_least(2), default=60)
+    parser.add_argument("--sample-rate", type=_positive_float, default=100.0, help="stream samples a second (for days)")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
-    parser.add_argument("--seeds", type=_at_least(1), default=1,
+    parser.add_argument("--seeds", type=_int_at_least(1), default=1,
                         help="seeds --seed, --seed + 1, ... (summary: medians)")
     parser.add_argument("--trainers", nargs="+", choices=TRAINERS, default=list(TRAINERS))
-    parser.add_argument("--workers", type=_at_least(1), default=2)
-    parser.add_argument("--stream", type=_at_least(1), default=None,
+    parser.add_argument("--workers", type=_int_at_least(1), default=2)
+    parser.add_argument("--stream", type=_int_at_least(1), default=None,
                         help="stream length of every run (simulated samples; default: 4e6, 3e6 for coordinate, 1e6 "
                         "for lowrank; a quarter of that with --quick)")
     args = parser.parse_args()
@@ -155,8 +134,6 @@ def main() -> int:
     args.stream = (dict.fromkeys(TRAINERS, given) if given
                    else {"sgd": cap, "coordinate": 3 * cap // 4, "bitflip": cap, "lowrank": cap // 4})
     scaled_endurance(neurosim.load_profile("rram_hfo2"), args.scale)  # a scale below one write: said before any work
-    if not args.sample_rate > 0:
-        parser.error(f"argument --sample-rate: must be a number > 0 (got {args.sample_rate!r})")
     load = Load()
     seeds = list(range(args.seed, args.seed + args.seeds))
     print(f"run to failure: MNIST 784-64-10 (host pre-trained, ternary) adapting to rotate on rram_hfo2, endurance x "

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -570,37 +570,24 @@ def _int_at_least(lo: int):
 _positive_int = _int_at_least(1)
 
 
-def _fraction(text: str) -> float:
-    """An argparse type: a number in (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number in (0, 1] (got {text!r})")
-    return value
+def _number_in(ok: Callable[[float], bool], constraint: str) -> Callable[[str], float]:
+    """An argparse type: a number ``ok`` accepts (a usage error naming the constraint and the value otherwise)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")  # fails every constraint below
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {constraint} (got {text!r})")
+        return value
+
+    return parse
 
 
-def _unit_interval(text: str) -> float:
-    """An argparse type: a number in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number in [0, 1] (got {text!r})")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    """An argparse type: a finite number > 0 (a usage error naming the value otherwise)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (got {text!r})")
-    return value
+_fraction = _number_in(lambda v: 0 < v <= 1, "a number in (0, 1]")
+_unit_interval = _number_in(lambda v: 0 <= v <= 1, "a number in [0, 1]")
+_positive_float = _number_in(lambda v: 0 < v < float("inf"), "a finite number > 0")
 _non_negative_int = _int_at_least(0)
 
 

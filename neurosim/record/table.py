@@ -18,8 +18,7 @@ from .units import data_size, duration, si
 DEFAULT_SAMPLE_RATE_HZ = 1.0
 
 CSV_COLUMNS = ["trainer", "batch_size", "samples", "test_accuracy", "test_accuracy_before", "online_accuracy",
-               "writes_total",
-               "writes_max_cell", "write_density", "write_density_per_sample", "cells_failed"] + [
+               "writes_total", "writes_max_cell", "write_density", "write_density_per_sample", "cells_failed"] + [
     f"energy_{c}_j" for c in ENERGY_CATEGORIES] + [
     "energy_program_j", "energy_total_j", "power_w", "sample_rate_hz", "average_power_w", "aux_memory_bytes",
     "aux_off_chip_bytes",

@@ -224,10 +224,10 @@ class CoordinateTrainer(Trainer):
             # bias gradient of the hidden units: one pass over the batch, no (batch, hidden) buffer kept
             # error at the hidden pre-activations (as the chip computed them, before this step's changes)
             delta = (dlogits @ (w_out * s_out).T) * (traces[hid_i].pre_activation > 0)
-            request.biases[hid_i] = view.bias(hid_i) - self.bias_lr * delta.sum(axis=0)
+            b_hid = view.bias(hid_i)
+            request.biases[hid_i] = b_hid - self.bias_lr * delta.sum(axis=0)
             if self.scale_lr:
-                request.scales[hid_i] = self._scale_step(s_hid, view.bias(hid_i), delta,
-                                                         traces[hid_i].pre_activation)
+                request.scales[hid_i] = self._scale_step(s_hid, b_hid, delta, traces[hid_i].pre_activation)
             view.count(neuron_updates=drawn * len(y) * (out_layer.fan_out + 1) + ii.size * len(y) * out_layer.fan_out)
             evaluated += ii.size
             # the output layer sees the hidden activations after the accepted changes
@@ -240,9 +240,10 @@ class CoordinateTrainer(Trainer):
         _kernels.coordinate_last_layer(h, z, lse, y, w_out, s_out, ii, jj, vv.astype(np.float64), self.tol,
                                        accepted)
         self._collect(request, out_i, before, w_out, ii, jj, accepted)
-        request.biases[out_i] = view.bias(out_i) - self.bias_lr * dlogits.sum(axis=0)
+        b_out = view.bias(out_i)
+        request.biases[out_i] = b_out - self.bias_lr * dlogits.sum(axis=0)
         if self.scale_lr:
-            request.scales[out_i] = self._scale_step(s_out, view.bias(out_i), dlogits, logits)
+            request.scales[out_i] = self._scale_step(s_out, b_out, dlogits, logits)
         view.count(neuron_updates=drawn * len(y) + ii.size * len(y))
         evaluated += ii.size
         # the caches are written once and read once per evaluated candidate
