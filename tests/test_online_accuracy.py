@@ -156,3 +156,13 @@ def test_the_score_is_taken_from_the_first_pass_and_survives_in_place_edits(onli
     expected, _ = evaluate(chip, online.x_stream, online.y_stream)  # nothing is written: the chip never changes
     record = adapt(chip, _Scribbler(), online, batch_size=50, evaluations=2, seed=0)
     assert record.online_accuracy == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("key, value", [("online_accuracy", "abc"), ("test_accuracy", "abc"),
+                                        ("writes_total", None), ("online_accuracy", True)])
+def test_a_checkpoint_figure_that_is_not_a_number_is_refused_by_name(online, key, value):
+    chip = neurosim.Chip("ideal", neurosim.load_model("digits_mlp"), seed=0)
+    bad = adapt(chip, make_trainer("sgd", lr=0.01), online, batch_size=64, evaluations=2, seed=0).to_dict()
+    bad["checkpoints"][-1][key] = value
+    with pytest.raises(RecordError, match=f"key '{key}' must be a number"):
+        RunRecord.from_dict(bad)

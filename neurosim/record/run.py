@@ -204,11 +204,24 @@ def _list(data: dict, key: str, source: str) -> list:
     return value
 
 
+#: numeric field annotations of the epoch and checkpoint records -> whether null is allowed
+_NUMBERS = {"int": False, "float": False, "int | None": True, "float | None": True}
+
+
 def _typed(cls: type, data: Any, where: str) -> Any:
     declared = fields(cls)
     required = tuple(f.name for f in declared if f.default is MISSING and f.default_factory is MISSING)
     optional = tuple(f.name for f in declared if f.name not in required)  # added later, with a default
-    return cls(**check_keys(data, required, optional, where))
+    checked = check_keys(data, required, optional, where)
+    for f in declared:  # a figure that is not a number would be shown wrong, or break a table or plot later
+        nullable = _NUMBERS.get(str(f.type))
+        value = checked.get(f.name)
+        if nullable is None or f.name not in checked or (value is None and nullable):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RecordError(f"{where}: key {f.name!r} must be a number{' or null' if nullable else ''} "
+                              f"(got {value!r})")
+    return cls(**checked)
 
 
 def load_record(path: str | Path) -> RunRecord:
