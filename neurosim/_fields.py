@@ -122,16 +122,16 @@ class Rule:
             try:
                 value = int(text.strip())
             except ValueError:
-                raise ValueError(f"must be {self.describe()}, not {text!r}") from None
+                raise ValueError(f"must be {self.describe()}") from None  # the caller shows the text
         elif self.kind == "float":
             try:
                 value = float(text.strip())
             except ValueError:
-                raise ValueError(f"must be {self.describe()}, not {text!r}") from None
+                raise ValueError(f"must be {self.describe()}") from None  # the caller shows the text
         elif self.kind == "bool":
             low = text.strip().lower()
             if low not in _TRUE + _FALSE:
-                raise ValueError(f"must be {self.describe()}, not {text!r}")
+                raise ValueError(f"must be {self.describe()}")
             value = low in _TRUE
         checked, problem = self.check(value)
         if problem is not None:
